@@ -1,0 +1,1 @@
+//! FLV tag bodies <-> GStreamer caps and buffers. (Being written.)

@@ -1,0 +1,23 @@
+//! GStreamer RTMP plugin: `rtmpsink` and `rtmpsrc` on a sans-IO RTMP core.
+#![allow(clippy::new_without_default)]
+
+use gst::glib;
+
+pub mod flv;
+pub mod protocol;
+
+fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    Ok(())
+}
+
+gst::plugin_define!(
+    rtmp,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

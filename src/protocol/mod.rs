@@ -1,0 +1,19 @@
+//! The RTMP protocol core, shared by both elements.
+//!
+//! Sans-IO: nothing here touches a socket, a clock or GStreamer. Bytes and a
+//! time value go in; events and bytes to send come out. This keeps every part
+//! testable with byte vectors and lets the connection layer choose how to do
+//! I/O (plain TCP, TLS, tunnelling).
+//!
+//! - [`amf0`] / [`amf3`]: the value encodings used by commands and metadata.
+//! - [`handshake`]: C0/C1/C2 against S0/S1/S2, simple and HMAC-SHA256 digest.
+//! - [`chunk`]: splitting messages into chunks and reassembling them.
+//! - [`message`]: typed protocol control, user control, command and media messages.
+//! - [`session`]: the client state machine (connect, publish, play, status).
+
+pub mod amf0;
+pub mod amf3;
+pub mod chunk;
+pub mod handshake;
+pub mod message;
+pub mod session;
