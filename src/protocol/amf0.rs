@@ -24,12 +24,18 @@ pub enum Amf0Value {
     EcmaArray(Vec<(String, Amf0Value)>),
     StrictArray(Vec<Amf0Value>),
     /// Milliseconds since the epoch and the (unused, usually 0) time zone field.
-    Date { millis: f64, time_zone: i16 },
+    Date {
+        millis: f64,
+        time_zone: i16,
+    },
     /// Marker 0x0C, always encoded as a long string.
     LongString(String),
     Unsupported,
     XmlDocument(String),
-    TypedObject { class_name: String, properties: Vec<(String, Amf0Value)> },
+    TypedObject {
+        class_name: String,
+        properties: Vec<(String, Amf0Value)>,
+    },
     /// Marker 0x11 followed by one AMF3 value.
     AvmPlus(Amf3Value),
 }

@@ -20,16 +20,25 @@ pub enum Amf3Value {
     XmlDocument(String),
     Date(f64),
     /// Associative part (in order) and dense part.
-    Array { assoc: Vec<(String, Amf3Value)>, dense: Vec<Amf3Value> },
+    Array {
+        assoc: Vec<(String, Amf3Value)>,
+        dense: Vec<Amf3Value>,
+    },
     /// `class_name` is empty for anonymous objects; sealed then dynamic members, in order.
-    Object { class_name: String, properties: Vec<(String, Amf3Value)> },
+    Object {
+        class_name: String,
+        properties: Vec<(String, Amf3Value)>,
+    },
     Xml(String),
     ByteArray(Vec<u8>),
     /// Vector types and dictionaries are kept as raw element lists.
     VectorInt(Vec<i32>),
     VectorUint(Vec<u32>),
     VectorDouble(Vec<f64>),
-    VectorObject { type_name: String, items: Vec<Amf3Value> },
+    VectorObject {
+        type_name: String,
+        items: Vec<Amf3Value>,
+    },
     Dictionary(Vec<(Amf3Value, Amf3Value)>),
 }
 

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use super::amf0::{AmfError, Amf0Value};
+use super::amf0::{Amf0Value, AmfError};
 use super::chunk::RawMessage;
 
 pub mod type_id {
@@ -46,12 +46,18 @@ pub enum UserControlEvent {
     StreamBegin(u32),
     StreamEof(u32),
     StreamDry(u32),
-    SetBufferLength { stream_id: u32, buffer_ms: u32 },
+    SetBufferLength {
+        stream_id: u32,
+        buffer_ms: u32,
+    },
     StreamIsRecorded(u32),
     PingRequest(u32),
     PingResponse(u32),
     /// Any other event type, with up to the first 4 bytes of its data.
-    Other { event_type: u16, value: u32 },
+    Other {
+        event_type: u16,
+        value: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,15 +67,37 @@ pub enum Message {
     Acknowledgement(u32),
     UserControl(UserControlEvent),
     WindowAckSize(u32),
-    SetPeerBandwidth { size: u32, limit: PeerBandwidthLimit },
-    Audio { timestamp: u32, stream_id: u32, payload: Bytes },
-    Video { timestamp: u32, stream_id: u32, payload: Bytes },
+    SetPeerBandwidth {
+        size: u32,
+        limit: PeerBandwidthLimit,
+    },
+    Audio {
+        timestamp: u32,
+        stream_id: u32,
+        payload: Bytes,
+    },
+    Video {
+        timestamp: u32,
+        stream_id: u32,
+        payload: Bytes,
+    },
     /// A command: name, transaction id, command object (often Null), then arguments.
     /// AMF3 commands (type 17, leading 0x00 byte then AMF0 values) decode to the same shape.
-    Command { stream_id: u32, name: String, transaction_id: f64, command_object: Amf0Value, args: Vec<Amf0Value> },
+    Command {
+        stream_id: u32,
+        name: String,
+        transaction_id: f64,
+        command_object: Amf0Value,
+        args: Vec<Amf0Value>,
+    },
     /// A data message (e.g. `@setDataFrame`, `onMetaData`, `|RtmpSampleAccess`): all its values, in order.
     /// `raw` keeps the AMF0 encoding (for AMF3 data, without the leading 0x00) for passing on unchanged.
-    Data { timestamp: u32, stream_id: u32, values: Vec<Amf0Value>, raw: Bytes },
+    Data {
+        timestamp: u32,
+        stream_id: u32,
+        values: Vec<Amf0Value>,
+        raw: Bytes,
+    },
     /// Shared objects and unknown types are carried as they came.
     Other(RawMessage),
 }

@@ -14,6 +14,7 @@
 pub mod amf0;
 pub mod amf3;
 pub mod chunk;
+pub mod command;
 pub mod handshake;
 pub mod message;
 pub mod session;

@@ -1,1 +1,720 @@
-//! The client session state machine. (Being written.)
+//! The client session: one RTMP connection from handshake to close, as a state machine.
+//!
+//! The caller owns the socket. It sends whatever [`ClientSession::take_output`] hands out, appends
+//! what it reads to [`ClientSession::recv_buffer`] and calls [`ClientSession::process`], then drains
+//! [`ClientSession::poll_event`]. Publishing goes handshake -> connect -> releaseStream/FCPublish ->
+//! createStream -> publish -> `NetStream.Publish.Start`; playing goes handshake -> connect ->
+//! createStream -> play + SetBufferLength -> `NetStream.Play.Start`.
+//!
+//! The session answers pings, acknowledges received bytes as the peer's window fills, follows the
+//! peer's chunk size and splits aggregate messages, so the caller only sees what matters to it.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+
+use super::amf0::Amf0Value;
+use super::chunk::{ChunkError, ChunkReader, ChunkWriter, DEFAULT_CHUNK_SIZE, RawMessage};
+use super::command::{self, ConnectParams, ConnectPurpose, Status};
+use super::handshake::{ClientHandshake, HandshakeError, HandshakeMode, HandshakeProgress};
+use super::message::{Message, MessageError, UserControlEvent, csid, split_aggregate, type_id};
+
+/// The window we ask the peer to acknowledge by, as FFmpeg and rtmp2 do.
+pub const DEFAULT_WINDOW_ACK_SIZE: u32 = 2_500_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionMode {
+    /// Publish `stream` with publishing type `publish_type` ("live", "record" or "append").
+    Publish {
+        stream: String,
+        publish_type: String,
+    },
+    /// Play `stream` from `start` (see [`command::play`]), asking the server to buffer `buffer_ms`.
+    Play {
+        stream: String,
+        start: f64,
+        buffer_ms: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfig {
+    pub app: String,
+    pub tc_url: String,
+    pub flash_ver: Option<String>,
+    pub swf_url: Option<String>,
+    pub page_url: Option<String>,
+    pub extra_connect_args: Vec<Amf0Value>,
+    pub mode: SessionMode,
+    pub handshake: HandshakeMode,
+    /// Outgoing chunk size, announced right after the connect command.
+    pub chunk_size: u32,
+    pub window_ack_size: u32,
+    /// Largest message the peer may send us.
+    pub max_message_size: u32,
+}
+
+impl ClientConfig {
+    pub fn new(app: &str, tc_url: &str, mode: SessionMode) -> Self {
+        ClientConfig {
+            app: app.to_owned(),
+            tc_url: tc_url.to_owned(),
+            flash_ver: None,
+            swf_url: None,
+            page_url: None,
+            extra_connect_args: Vec::new(),
+            mode,
+            handshake: HandshakeMode::Simple,
+            chunk_size: 4096,
+            window_ack_size: DEFAULT_WINDOW_ACK_SIZE,
+            max_message_size: super::chunk::MAX_MESSAGE_LENGTH,
+        }
+    }
+
+    fn stream_name(&self) -> &str {
+        match &self.mode {
+            SessionMode::Publish { stream, .. } | SessionMode::Play { stream, .. } => stream,
+        }
+    }
+}
+
+/// Which commands to send when a publishing session is closed (rtmp2's `stop-commands` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopCommands {
+    pub fc_unpublish: bool,
+    pub close_stream: bool,
+    pub delete_stream: bool,
+}
+
+impl Default for StopCommands {
+    fn default() -> Self {
+        StopCommands {
+            fc_unpublish: true,
+            close_stream: false,
+            delete_stream: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    /// The server accepted `connect`; its `_result` information object.
+    Connected(Amf0Value),
+    /// `NetStream.Publish.Start`: media may be sent from now on.
+    PublishStarted,
+    /// `NetStream.Play.Start` (or `Play.Reset` when no Start follows).
+    PlayStarted,
+    /// Any `onStatus` that is not an error handled by the session itself, e.g.
+    /// `NetStream.Play.UnpublishNotify` or `NetStream.Play.PublishNotify`.
+    Status(Status),
+    /// Audio or video received while playing; `payload` is the FLV tag body.
+    Media {
+        kind: MediaKind,
+        timestamp: u32,
+        payload: Bytes,
+    },
+    /// A data message received while playing (onMetaData, |RtmpSampleAccess, onTextData...).
+    Data {
+        timestamp: u32,
+        values: Vec<Amf0Value>,
+    },
+    StreamBegin,
+    /// The server says the stream ended (StreamEOF user control event).
+    StreamEof,
+    StreamDry,
+    StreamIsRecorded,
+    /// The server sent the `close` command or `NetConnection.Connect.Closed`.
+    ServerClosed,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SessionError {
+    #[error("handshake failed: {0}")]
+    Handshake(#[from] HandshakeError),
+    #[error("invalid chunk stream from server: {0}")]
+    Chunk(#[from] ChunkError),
+    #[error("invalid message from server: {0}")]
+    Message(#[from] MessageError),
+    #[error("server refused the connection: {code} {description}")]
+    ConnectRejected { code: String, description: String },
+    #[error("server refused to create a stream: {0}")]
+    CreateStreamFailed(String),
+    #[error("stream is already being published (NetStream.Publish.BadName): {0}")]
+    PublishBadName(String),
+    #[error("publishing denied (NetStream.Publish.Denied): {0}")]
+    PublishDenied(String),
+    #[error("stream not found (NetStream.Play.StreamNotFound): {0}")]
+    StreamNotFound(String),
+    #[error("server rejected the stream: {code} {description}")]
+    StreamFailed { code: String, description: String },
+    #[error("media sent before publishing started")]
+    NotPublishing,
+}
+
+/// Where the session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    Handshaking,
+    Connecting,
+    CreatingStream,
+    /// publish or play sent, waiting for onStatus.
+    StartingStream,
+    Publishing,
+    Playing,
+    Closed,
+}
+
+/// Counters with rtmp2's `GstRtmpConnectionStats` meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionStats {
+    pub in_chunk_size: u32,
+    pub out_chunk_size: u32,
+    pub in_window_ack_size: u32,
+    pub out_window_ack_size: u32,
+    pub in_bytes_total: u64,
+    pub out_bytes_total: u64,
+    pub in_bytes_acked: u64,
+    pub out_bytes_acked: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Connect,
+    CreateStream,
+    /// releaseStream/FCPublish/FCUnpublish/deleteStream: answers (if any) need no action.
+    Ignored,
+}
+
+pub struct ClientSession {
+    config: ClientConfig,
+    state: SessionState,
+    handshake: Option<ClientHandshake>,
+    reader: ChunkReader,
+    writer: ChunkWriter,
+    recv: BytesMut,
+    header_scratch: BytesMut,
+    output: VecDeque<Bytes>,
+    events: VecDeque<SessionEvent>,
+    next_transaction_id: f64,
+    pending: HashMap<u64, Pending>,
+    stream_id: u32,
+    /// The window the server asked us to acknowledge by (its Window Acknowledgement Size).
+    peer_window: u32,
+    last_ack_at: u64,
+    announced_window: Option<u32>,
+    stats: SessionStats,
+}
+
+impl ClientSession {
+    /// Starts a session; C0+C1 are queued for sending at once. `time` and `random` feed the handshake.
+    pub fn new(config: ClientConfig, time: u32, random: &[u8]) -> Self {
+        let handshake = ClientHandshake::new(config.handshake, time, random);
+        let mut reader = ChunkReader::new();
+        reader.set_max_message_size(config.max_message_size);
+        let mut session = ClientSession {
+            state: SessionState::Handshaking,
+            reader,
+            writer: ChunkWriter::new(),
+            recv: BytesMut::with_capacity(64 * 1024),
+            header_scratch: BytesMut::with_capacity(4096),
+            output: VecDeque::new(),
+            events: VecDeque::new(),
+            next_transaction_id: 1.0,
+            pending: HashMap::new(),
+            stream_id: 0,
+            peer_window: DEFAULT_WINDOW_ACK_SIZE,
+            last_ack_at: 0,
+            announced_window: None,
+            stats: SessionStats {
+                in_chunk_size: DEFAULT_CHUNK_SIZE,
+                out_chunk_size: DEFAULT_CHUNK_SIZE,
+                in_window_ack_size: DEFAULT_WINDOW_ACK_SIZE,
+                out_window_ack_size: 0,
+                ..Default::default()
+            },
+            config,
+            handshake: None,
+        };
+        let c0c1 = handshake.c0c1();
+        session.queue_raw_bytes(c0c1);
+        session.handshake = Some(handshake);
+        session
+    }
+
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    pub fn stats(&self) -> SessionStats {
+        self.stats
+    }
+
+    /// The stream id the server gave us (0 before createStream answered).
+    pub fn stream_id(&self) -> u32 {
+        self.stream_id
+    }
+
+    /// Where the caller appends bytes read from the socket before calling [`process`](Self::process).
+    pub fn recv_buffer(&mut self) -> &mut BytesMut {
+        &mut self.recv
+    }
+
+    /// Appends `data` and processes it.
+    pub fn handle_input(&mut self, data: &[u8]) -> Result<(), SessionError> {
+        self.recv.extend_from_slice(data);
+        self.process()
+    }
+
+    /// Processes everything in the receive buffer. On error the session is unusable.
+    pub fn process(&mut self) -> Result<(), SessionError> {
+        let result = self.process_inner();
+        if result.is_err() {
+            self.state = SessionState::Closed;
+        }
+        result
+    }
+
+    fn process_inner(&mut self) -> Result<(), SessionError> {
+        if let Some(handshake) = &mut self.handshake {
+            let before = self.recv.len();
+            let progress = handshake.feed(&mut self.recv)?;
+            self.stats.in_bytes_total += (before - self.recv.len()) as u64;
+            match progress {
+                HandshakeProgress::NeedMore => return Ok(()),
+                HandshakeProgress::Done(c2) => {
+                    self.handshake = None;
+                    self.queue_raw_bytes(c2);
+                    self.send_connect();
+                }
+            }
+        }
+        loop {
+            let before = self.recv.len();
+            let raw = self.reader.read(&mut self.recv)?;
+            self.stats.in_bytes_total += (before - self.recv.len()) as u64;
+            self.maybe_acknowledge();
+            match raw {
+                Some(raw) => self.handle_raw(raw)?,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// Moves every byte slice waiting to be sent, in order, to the end of `dst`.
+    pub fn take_output(&mut self, dst: &mut VecDeque<Bytes>) {
+        dst.extend(self.output.drain(..));
+    }
+
+    pub fn has_output(&self) -> bool {
+        !self.output.is_empty()
+    }
+
+    /// Sends an FLV audio tag body. Only while publishing.
+    pub fn send_audio(&mut self, timestamp: u32, payload: Bytes) -> Result<(), SessionError> {
+        self.send_stream_message(csid::AUDIO, type_id::AUDIO, timestamp, payload)
+    }
+
+    /// Sends an FLV video tag body. Only while publishing.
+    pub fn send_video(&mut self, timestamp: u32, payload: Bytes) -> Result<(), SessionError> {
+        self.send_stream_message(csid::VIDEO, type_id::VIDEO, timestamp, payload)
+    }
+
+    /// Sends an AMF0 data message body (e.g. `@setDataFrame onMetaData {...}`). Only while publishing.
+    pub fn send_data(&mut self, timestamp: u32, payload: Bytes) -> Result<(), SessionError> {
+        self.send_stream_message(csid::DATA, type_id::DATA_AMF0, timestamp, payload)
+    }
+
+    /// Changes the outgoing chunk size (sends Set Chunk Size first).
+    pub fn set_chunk_size(&mut self, size: u32) {
+        let size = size.clamp(1, super::chunk::MAX_CHUNK_SIZE);
+        if size == self.writer.chunk_size() {
+            return;
+        }
+        self.send_message(csid::PROTOCOL_CONTROL, &Message::SetChunkSize(size), 0, 0);
+        self.writer.set_chunk_size(size);
+        self.stats.out_chunk_size = size;
+    }
+
+    /// Ends the session politely: the stop commands for a publisher, deleteStream for a player.
+    /// The caller sends the output and then closes the socket.
+    pub fn close(&mut self, stop: StopCommands) {
+        let stream = self.config.stream_name().to_owned();
+        let publishing = matches!(self.config.mode, SessionMode::Publish { .. });
+        if self.stream_id != 0 && self.state != SessionState::Closed {
+            if publishing && stop.fc_unpublish {
+                let txn = self.next_transaction(Pending::Ignored);
+                self.send_command(&command::fc_unpublish(txn, &stream));
+            }
+            if stop.close_stream || !publishing {
+                self.send_command(&command::close_stream(self.stream_id));
+            }
+            if stop.delete_stream {
+                let txn = self.next_transaction(Pending::Ignored);
+                self.send_command(&command::delete_stream(txn, self.stream_id));
+            }
+        }
+        self.state = SessionState::Closed;
+    }
+
+    fn send_stream_message(
+        &mut self,
+        chunk_stream: u32,
+        type_id: u8,
+        timestamp: u32,
+        payload: Bytes,
+    ) -> Result<(), SessionError> {
+        if self.state != SessionState::Publishing {
+            return Err(SessionError::NotPublishing);
+        }
+        let raw = RawMessage {
+            type_id,
+            timestamp,
+            stream_id: self.stream_id,
+            payload,
+        };
+        self.write_raw(chunk_stream, &raw);
+        Ok(())
+    }
+
+    fn write_raw(&mut self, chunk_stream: u32, raw: &RawMessage) {
+        let mut parts = Vec::new();
+        self.writer
+            .write_vectored(chunk_stream, raw, &mut self.header_scratch, &mut parts);
+        // Header slices are frozen out of the scratch buffer; reserving lets it reclaim its
+        // allocation once those slices have been sent and dropped.
+        self.header_scratch.reserve(1024);
+        let bytes: usize = parts.iter().map(Bytes::len).sum();
+        self.stats.out_bytes_total += bytes as u64;
+        self.output.extend(parts);
+    }
+
+    fn queue_raw_bytes(&mut self, bytes: Bytes) {
+        self.stats.out_bytes_total += bytes.len() as u64;
+        self.output.push_back(bytes);
+    }
+
+    fn send_message(
+        &mut self,
+        chunk_stream: u32,
+        message: &Message,
+        timestamp: u32,
+        stream_id: u32,
+    ) {
+        let raw = message.to_raw(timestamp, stream_id);
+        self.write_raw(chunk_stream, &raw);
+    }
+
+    fn send_command(&mut self, message: &Message) {
+        let stream_id = match message {
+            Message::Command { stream_id, .. } => *stream_id,
+            _ => 0,
+        };
+        self.send_message(csid::COMMAND, message, 0, stream_id);
+    }
+
+    fn next_transaction(&mut self, pending: Pending) -> f64 {
+        let id = self.next_transaction_id;
+        self.next_transaction_id += 1.0;
+        self.pending.insert(id as u64, pending);
+        id
+    }
+
+    fn send_connect(&mut self) {
+        let purpose = match self.config.mode {
+            SessionMode::Publish { .. } => ConnectPurpose::Publish,
+            SessionMode::Play { .. } => ConnectPurpose::Play,
+        };
+        let params = ConnectParams {
+            app: self.config.app.clone(),
+            tc_url: self.config.tc_url.clone(),
+            flash_ver: self.config.flash_ver.clone(),
+            swf_url: self.config.swf_url.clone(),
+            page_url: self.config.page_url.clone(),
+            purpose,
+            extra_args: self.config.extra_connect_args.clone(),
+        };
+        let txn = self.next_transaction(Pending::Connect);
+        self.send_command(&command::connect(txn, &params));
+        // After the connect request, as some servers expect (rml_rtmp#31).
+        self.set_chunk_size(self.config.chunk_size);
+        self.state = SessionState::Connecting;
+    }
+
+    fn maybe_acknowledge(&mut self) {
+        let window = u64::from(self.peer_window.max(1));
+        if self.stats.in_bytes_total - self.last_ack_at >= window {
+            self.last_ack_at = self.stats.in_bytes_total;
+            self.stats.in_bytes_acked = self.stats.in_bytes_total;
+            // The sequence number is the byte count modulo 2^32.
+            let sequence = self.stats.in_bytes_total as u32;
+            self.send_message(
+                csid::PROTOCOL_CONTROL,
+                &Message::Acknowledgement(sequence),
+                0,
+                0,
+            );
+        }
+    }
+
+    fn handle_raw(&mut self, raw: RawMessage) -> Result<(), SessionError> {
+        if raw.type_id == type_id::AGGREGATE {
+            for part in split_aggregate(&raw)? {
+                self.handle_message(Message::parse(part)?)?;
+            }
+            return Ok(());
+        }
+        self.handle_message(Message::parse(raw)?)
+    }
+
+    fn handle_message(&mut self, message: Message) -> Result<(), SessionError> {
+        match message {
+            Message::SetChunkSize(size) => {
+                self.reader.set_chunk_size(size)?;
+                self.stats.in_chunk_size = size;
+            }
+            Message::Abort(chunk_stream) => self.reader.abort(chunk_stream),
+            Message::Acknowledgement(sequence) => {
+                // Sequence numbers wrap at 2^32: extend to the nearest value at or below what we sent.
+                let sent = self.stats.out_bytes_total;
+                let wrapped = (sent & !0xFFFF_FFFF) | u64::from(sequence);
+                let acked = if wrapped > sent {
+                    wrapped.saturating_sub(1 << 32)
+                } else {
+                    wrapped
+                };
+                self.stats.out_bytes_acked = acked;
+            }
+            Message::WindowAckSize(size) => {
+                self.peer_window = size;
+                self.stats.in_window_ack_size = size;
+            }
+            Message::SetPeerBandwidth { size, .. } => {
+                // Answer with our own window, once per distinct value (AWS MediaLive rejects duplicates).
+                if self.announced_window != Some(size) {
+                    self.announced_window = Some(size);
+                    let window = self.config.window_ack_size;
+                    self.send_message(
+                        csid::PROTOCOL_CONTROL,
+                        &Message::WindowAckSize(window),
+                        0,
+                        0,
+                    );
+                    self.stats.out_window_ack_size = window;
+                }
+            }
+            Message::UserControl(event) => self.handle_user_control(event),
+            Message::Command {
+                name,
+                transaction_id,
+                command_object,
+                args,
+                ..
+            } => self.handle_command(&name, transaction_id, command_object, args)?,
+            Message::Audio {
+                timestamp, payload, ..
+            } => self.deliver_media(MediaKind::Audio, timestamp, payload),
+            Message::Video {
+                timestamp, payload, ..
+            } => self.deliver_media(MediaKind::Video, timestamp, payload),
+            Message::Data {
+                timestamp, values, ..
+            } => {
+                if self.state == SessionState::Playing || self.state == SessionState::StartingStream
+                {
+                    self.events
+                        .push_back(SessionEvent::Data { timestamp, values });
+                }
+            }
+            Message::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    fn deliver_media(&mut self, kind: MediaKind, timestamp: u32, payload: Bytes) {
+        // Media can arrive just before Play.Start; it belongs to the stream all the same.
+        if matches!(self.config.mode, SessionMode::Play { .. }) && !payload.is_empty() {
+            self.events.push_back(SessionEvent::Media {
+                kind,
+                timestamp,
+                payload,
+            });
+        }
+    }
+
+    fn handle_user_control(&mut self, event: UserControlEvent) {
+        let event = match event {
+            UserControlEvent::PingRequest(time) => {
+                self.send_message(
+                    csid::PROTOCOL_CONTROL,
+                    &Message::UserControl(UserControlEvent::PingResponse(time)),
+                    0,
+                    0,
+                );
+                return;
+            }
+            UserControlEvent::StreamBegin(_) => SessionEvent::StreamBegin,
+            UserControlEvent::StreamEof(_) => SessionEvent::StreamEof,
+            UserControlEvent::StreamDry(_) => SessionEvent::StreamDry,
+            UserControlEvent::StreamIsRecorded(_) => SessionEvent::StreamIsRecorded,
+            _ => return,
+        };
+        self.events.push_back(event);
+    }
+
+    fn handle_command(
+        &mut self,
+        name: &str,
+        transaction_id: f64,
+        command_object: Amf0Value,
+        args: Vec<Amf0Value>,
+    ) -> Result<(), SessionError> {
+        match name {
+            "_result" | "_error" => {
+                let pending = self.pending.remove(&(transaction_id as u64));
+                self.handle_answer(name == "_result", pending, command_object, args)
+            }
+            "onStatus" => {
+                let status = Status::from_args(&args).unwrap_or_default();
+                self.handle_status(status)
+            }
+            "close" => {
+                self.events.push_back(SessionEvent::ServerClosed);
+                Ok(())
+            }
+            // onBWDone, onFCPublish, onFCUnpublish and the like need no answer from a client.
+            _ => Ok(()),
+        }
+    }
+
+    fn handle_answer(
+        &mut self,
+        success: bool,
+        pending: Option<Pending>,
+        command_object: Amf0Value,
+        args: Vec<Amf0Value>,
+    ) -> Result<(), SessionError> {
+        match pending {
+            Some(Pending::Connect) => {
+                let status = Status::from_args(&args);
+                if !success || status.as_ref().is_some_and(Status::is_error) {
+                    let status = status.unwrap_or_default();
+                    return Err(SessionError::ConnectRejected {
+                        code: status.code,
+                        description: status.description,
+                    });
+                }
+                let info = args.into_iter().next().unwrap_or(command_object);
+                self.events.push_back(SessionEvent::Connected(info));
+                let stream = self.config.stream_name().to_owned();
+                if matches!(self.config.mode, SessionMode::Publish { .. }) {
+                    let txn = self.next_transaction(Pending::Ignored);
+                    self.send_command(&command::release_stream(txn, &stream));
+                    let txn = self.next_transaction(Pending::Ignored);
+                    self.send_command(&command::fc_publish(txn, &stream));
+                }
+                let txn = self.next_transaction(Pending::CreateStream);
+                self.send_command(&command::create_stream(txn));
+                self.state = SessionState::CreatingStream;
+                Ok(())
+            }
+            Some(Pending::CreateStream) => {
+                let stream_id = args.iter().find_map(Amf0Value::as_number);
+                match (success, stream_id) {
+                    (true, Some(id)) if id >= 0.0 && id <= f64::from(u32::MAX) => {
+                        self.stream_id = id as u32;
+                        self.start_stream();
+                        Ok(())
+                    }
+                    _ => {
+                        let status = Status::from_args(&args).unwrap_or_default();
+                        Err(SessionError::CreateStreamFailed(
+                            if status.description.is_empty() {
+                                status.code
+                            } else {
+                                status.description
+                            },
+                        ))
+                    }
+                }
+            }
+            Some(Pending::Ignored) | None => Ok(()),
+        }
+    }
+
+    fn start_stream(&mut self) {
+        let stream_id = self.stream_id;
+        match self.config.mode.clone() {
+            SessionMode::Publish {
+                stream,
+                publish_type,
+            } => {
+                self.send_command(&command::publish(stream_id, &stream, &publish_type));
+            }
+            SessionMode::Play {
+                stream,
+                start,
+                buffer_ms,
+            } => {
+                self.send_command(&command::play(stream_id, &stream, start));
+                self.send_message(
+                    csid::PROTOCOL_CONTROL,
+                    &Message::UserControl(UserControlEvent::SetBufferLength {
+                        stream_id,
+                        buffer_ms,
+                    }),
+                    0,
+                    0,
+                );
+            }
+        }
+        self.state = SessionState::StartingStream;
+    }
+
+    fn handle_status(&mut self, status: Status) -> Result<(), SessionError> {
+        let description = status.description.clone();
+        match status.code.as_str() {
+            "NetStream.Publish.Start" if self.state == SessionState::StartingStream => {
+                self.state = SessionState::Publishing;
+                self.events.push_back(SessionEvent::PublishStarted);
+            }
+            "NetStream.Play.Start" | "NetStream.Play.Reset"
+                if self.state == SessionState::StartingStream =>
+            {
+                self.state = SessionState::Playing;
+                self.events.push_back(SessionEvent::PlayStarted);
+            }
+            "NetStream.Publish.BadName" => return Err(SessionError::PublishBadName(description)),
+            "NetStream.Publish.Denied" => return Err(SessionError::PublishDenied(description)),
+            "NetStream.Play.StreamNotFound" => {
+                return Err(SessionError::StreamNotFound(description));
+            }
+            "NetConnection.Connect.Closed" => self.events.push_back(SessionEvent::ServerClosed),
+            _ if status.is_error() && self.state == SessionState::StartingStream => {
+                return Err(SessionError::StreamFailed {
+                    code: status.code,
+                    description,
+                });
+            }
+            _ => self.events.push_back(SessionEvent::Status(status)),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
