@@ -1,0 +1,354 @@
+//! The I/O thread: resolves, connects, and then shuttles bytes between the socket and the session.
+//!
+//! mio readiness is edge-triggered, so the loop remembers whether the socket was last seen
+//! readable/writable and keeps reading or writing until the kernel says WouldBlock.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, IoSlice, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use super::{CAT, ConnectOptions, ConnectionError, Inner, Outgoing, Phase, Shared};
+use crate::protocol::session::{ClientSession, SessionEvent, SessionMode, SessionState};
+
+pub(super) const WAKER: Token = Token(0);
+const SOCKET: Token = Token(1);
+/// How much we read per system call.
+const READ_SIZE: usize = 64 * 1024;
+/// Bytes handed to the kernel per vectored write at most (and the most slices per call).
+const MAX_IOV: usize = 64;
+/// The session's unsent output is kept below this; beyond it, media stays in the bounded queue.
+const MAX_UNSENT: usize = 256 * 1024;
+
+pub(super) fn event_size(event: &SessionEvent) -> usize {
+    match event {
+        SessionEvent::Media { payload, .. } => payload.len(),
+        _ => 64,
+    }
+}
+
+pub(super) fn run(poll: Poll, shared: Arc<Shared>, options: ConnectOptions) {
+    let mut io = Io {
+        poll,
+        shared,
+        options,
+        pending: VecDeque::new(),
+        unsent: 0,
+        readable: false,
+        writable: false,
+    };
+    let result = io.run();
+    let mut inner = io.shared.lock();
+    if let Err(err) = result {
+        if err != ConnectionError::Flushing {
+            gst::debug!(CAT, "connection ended: {err}");
+        }
+        inner.error = Some(err);
+    }
+    inner.phase = Phase::Ended;
+    drop(inner);
+    io.shared.changed.notify_all();
+}
+
+struct Io {
+    poll: Poll,
+    shared: Arc<Shared>,
+    options: ConnectOptions,
+    /// Output of the session not yet accepted by the kernel.
+    pending: VecDeque<Bytes>,
+    unsent: usize,
+    readable: bool,
+    writable: bool,
+}
+
+impl Io {
+    fn run(&mut self) -> Result<(), ConnectionError> {
+        let deadline = Instant::now() + self.options.timeout;
+        let mut stream = self.connect(deadline)?;
+        // Media is latency-sensitive and we batch writes ourselves.
+        let _ = stream.set_nodelay(true);
+        let mut random = vec![0u8; 1528];
+        // Randomness only makes C1 unpredictable; a fixed pattern still completes the handshake.
+        let _ = getrandom::fill(&mut random);
+        let mut session = ClientSession::new(self.options.session.clone(), 0, &random);
+        let mut events = Events::with_capacity(16);
+        let mut closing = false;
+        let mut close_deadline = None;
+        loop {
+            self.pull_outgoing(&mut session, &mut closing, &mut close_deadline)?;
+            session.take_output(&mut self.pending);
+            self.unsent = self.pending.iter().map(Bytes::len).sum();
+            self.write(&mut stream)?;
+            if closing && self.pending.is_empty() {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+                return Ok(());
+            }
+            let timeout = match (session.state(), close_deadline) {
+                (_, Some(close_by)) => Some(remaining(close_by, self.options.timeout)?),
+                (SessionState::Publishing | SessionState::Playing, None) => None,
+                _ => Some(remaining(deadline, self.options.timeout)?),
+            };
+            if !self.readable || self.incoming_full() {
+                self.poll
+                    .poll(&mut events, timeout)
+                    .or_else(|e| match e.kind() {
+                        ErrorKind::Interrupted => Ok(()),
+                        _ => Err(ConnectionError::Io(e.to_string())),
+                    })?;
+                for event in events.iter() {
+                    if event.token() == SOCKET {
+                        self.readable |= event.is_readable() || event.is_read_closed();
+                        self.writable |= event.is_writable();
+                    }
+                }
+            }
+            if self.shared.lock().shutdown {
+                return Err(ConnectionError::Flushing);
+            }
+            if self.readable && !self.incoming_full() {
+                self.read(&mut stream, &mut session)?;
+            }
+        }
+    }
+
+    fn incoming_full(&self) -> bool {
+        self.shared.lock().incoming_bytes >= self.options.max_incoming_bytes
+    }
+
+    fn connect(&mut self, deadline: Instant) -> Result<TcpStream, ConnectionError> {
+        let host = self.options.host.clone();
+        let port = self.options.port;
+        // Name resolution cannot be interrupted; Drop does not wait for it (see `resolving`).
+        self.shared.lock().resolving = true;
+        let resolved = (host.as_str(), port).to_socket_addrs();
+        self.shared.lock().resolving = false;
+        let addrs: Vec<SocketAddr> = resolved
+            .map_err(|e| ConnectionError::Resolve {
+                host: host.clone(),
+                reason: e.to_string(),
+            })?
+            .collect();
+        let mut last_error = ConnectionError::Resolve {
+            host: host.clone(),
+            reason: "no addresses".into(),
+        };
+        for addr in addrs {
+            match self.connect_one(addr, deadline) {
+                Ok(stream) => return Ok(stream),
+                Err(err @ (ConnectionError::Timeout(_) | ConnectionError::Flushing)) => {
+                    return Err(err);
+                }
+                Err(err) => last_error = err,
+            }
+        }
+        Err(last_error)
+    }
+
+    fn connect_one(
+        &mut self,
+        addr: SocketAddr,
+        deadline: Instant,
+    ) -> Result<TcpStream, ConnectionError> {
+        gst::debug!(CAT, "connecting to {addr}");
+        let connect_error = |reason: std::io::Error| match reason.kind() {
+            ErrorKind::ConnectionRefused => ConnectionError::Refused(addr.to_string()),
+            _ => ConnectionError::Connect {
+                addr: addr.to_string(),
+                reason: reason.to_string(),
+            },
+        };
+        let mut stream = TcpStream::connect(addr).map_err(connect_error)?;
+        self.poll
+            .registry()
+            .register(&mut stream, SOCKET, Interest::READABLE | Interest::WRITABLE)
+            .map_err(|e| ConnectionError::Io(e.to_string()))?;
+        let mut events = Events::with_capacity(4);
+        loop {
+            if self.shared.lock().shutdown {
+                return Err(ConnectionError::Flushing);
+            }
+            let timeout = remaining(deadline, self.options.timeout)?;
+            self.poll
+                .poll(&mut events, Some(timeout))
+                .or_else(|e| match e.kind() {
+                    ErrorKind::Interrupted => Ok(()),
+                    _ => Err(ConnectionError::Io(e.to_string())),
+                })?;
+            if !events.iter().any(|e| e.token() == SOCKET) {
+                continue;
+            }
+            if let Ok(Some(err)) | Err(err) = stream.take_error() {
+                let _ = self.poll.registry().deregister(&mut stream);
+                return Err(connect_error(err));
+            }
+            match stream.peer_addr() {
+                Ok(_) => {
+                    self.writable = true;
+                    return Ok(stream);
+                }
+                Err(err) if err.kind() == ErrorKind::NotConnected => continue,
+                Err(err) => {
+                    let _ = self.poll.registry().deregister(&mut stream);
+                    return Err(connect_error(err));
+                }
+            }
+        }
+    }
+
+    /// Moves queued media into the session while its unsent output is small, and notices close requests.
+    fn pull_outgoing(
+        &mut self,
+        session: &mut ClientSession,
+        closing: &mut bool,
+        close_deadline: &mut Option<Instant>,
+    ) -> Result<(), ConnectionError> {
+        let mut inner = self.shared.lock();
+        if inner.shutdown {
+            return Err(ConnectionError::Flushing);
+        }
+        inner.stats = session.stats();
+        let mut moved = false;
+        while self.unsent < MAX_UNSENT && session.state() == SessionState::Publishing {
+            let Some(item) = inner.outgoing.pop_front() else {
+                break;
+            };
+            inner.outgoing_bytes -= item.size();
+            moved = true;
+            self.unsent += item.size();
+            match item {
+                Outgoing::Audio { timestamp, payload } => session.send_audio(timestamp, payload)?,
+                Outgoing::Video { timestamp, payload } => session.send_video(timestamp, payload)?,
+                Outgoing::Data { timestamp, payload } => session.send_data(timestamp, payload)?,
+                Outgoing::ChunkSize(size) => session.set_chunk_size(size),
+            }
+        }
+        if inner.close_requested && !*closing && inner.outgoing.is_empty() {
+            *closing = true;
+            *close_deadline = Some(Instant::now() + self.options.timeout);
+            session.close(self.options.stop_commands);
+        } else if inner.close_requested && !*closing && session.state() != SessionState::Publishing
+        {
+            // Nothing queued can be sent any more (never started, or playing).
+            inner.outgoing.clear();
+            inner.outgoing_bytes = 0;
+            *closing = true;
+            *close_deadline = Some(Instant::now() + self.options.timeout);
+            session.close(self.options.stop_commands);
+        }
+        drop(inner);
+        if moved {
+            self.shared.changed.notify_all();
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, stream: &mut TcpStream) -> Result<(), ConnectionError> {
+        while self.writable && !self.pending.is_empty() {
+            let slices: Vec<IoSlice<'_>> = self
+                .pending
+                .iter()
+                .take(MAX_IOV)
+                .map(|b| IoSlice::new(b))
+                .collect();
+            match stream.write_vectored(&slices) {
+                Ok(0) => return Err(ConnectionError::Closed),
+                Ok(mut written) => {
+                    self.unsent -= written.min(self.unsent);
+                    while written > 0 {
+                        let Some(front) = self.pending.front_mut() else {
+                            break;
+                        };
+                        if front.len() <= written {
+                            written -= front.len();
+                            self.pending.pop_front();
+                        } else {
+                            front.advance(written);
+                            written = 0;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(ConnectionError::Io(e.to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    fn read(
+        &mut self,
+        stream: &mut TcpStream,
+        session: &mut ClientSession,
+    ) -> Result<(), ConnectionError> {
+        let buffer = session.recv_buffer();
+        let len = buffer.len();
+        buffer.resize(len + READ_SIZE, 0);
+        let result = stream.read(&mut buffer[len..]);
+        let got = match result {
+            Ok(n) => n,
+            Err(_) => 0,
+        };
+        buffer.truncate(len + got);
+        match result {
+            Ok(0) => return Err(ConnectionError::Closed),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                self.readable = false;
+                return Ok(());
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(ConnectionError::Io(e.to_string())),
+        }
+        session.process()?;
+        self.dispatch(session);
+        Ok(())
+    }
+
+    fn dispatch(&mut self, session: &mut ClientSession) {
+        let playing = matches!(session.config().mode, SessionMode::Play { .. });
+        let mut inner = self.shared.lock();
+        let mut changed = false;
+        while let Some(event) = session.poll_event() {
+            match event {
+                SessionEvent::PublishStarted | SessionEvent::PlayStarted => {
+                    inner.phase = Phase::Ready;
+                    changed = true;
+                    if playing {
+                        push_incoming(&mut inner, event);
+                    }
+                }
+                SessionEvent::Connected(_) => {}
+                other if playing => {
+                    push_incoming(&mut inner, other);
+                    changed = true;
+                }
+                SessionEvent::Status(status) => {
+                    gst::info!(CAT, "server status {} {}", status.code, status.description);
+                }
+                other => gst::debug!(CAT, "ignoring {other:?} while publishing"),
+            }
+        }
+        inner.stats = session.stats();
+        drop(inner);
+        if changed {
+            self.shared.changed.notify_all();
+        }
+    }
+}
+
+fn push_incoming(inner: &mut Inner, event: SessionEvent) {
+    inner.incoming_bytes += event_size(&event);
+    inner.incoming.push_back(event);
+}
+
+fn remaining(deadline: Instant, timeout: Duration) -> Result<Duration, ConnectionError> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+        .ok_or(ConnectionError::Timeout(timeout))
+}

@@ -1,0 +1,325 @@
+//! One RTMP connection owned by an element: a socket, a [`ClientSession`] and an I/O thread.
+//!
+//! The I/O thread does all socket work, so acknowledgements and ping answers keep flowing while
+//! the streaming thread is busy or blocked. The element talks to it through bounded queues:
+//! media to publish goes in with [`Connection::send`], which blocks while the queue is full
+//! (back-pressure reaches upstream instead of memory growing); what a played stream delivers
+//! comes out of [`Connection::recv`]. Every wait is bounded by a timeout or ends when the element
+//! flushes or shuts the connection down, so state changes never hang on the network.
+
+mod io;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::protocol::session::{
+    ClientConfig, SessionError, SessionEvent, SessionStats, StopCommands,
+};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "rtmpconnection",
+        gst::DebugColorFlags::empty(),
+        Some("RTMP connection I/O"),
+    )
+});
+
+/// Where to connect and how the session should behave.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub host: String,
+    pub port: u16,
+    /// Bounds name resolution, TCP connect, handshake and the RTMP connect/publish/play exchange.
+    pub timeout: Duration,
+    pub session: ClientConfig,
+    pub stop_commands: StopCommands,
+    /// Media waiting to be written may hold at most this many bytes before `send` blocks.
+    pub max_outgoing_bytes: usize,
+    /// Received media waiting for the element may hold at most this many bytes before reading pauses.
+    pub max_incoming_bytes: usize,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ConnectionError {
+    #[error("could not resolve host '{host}': {reason}")]
+    Resolve { host: String, reason: String },
+    #[error("connection refused by {0}")]
+    Refused(String),
+    #[error("could not connect to {addr}: {reason}")]
+    Connect { addr: String, reason: String },
+    #[error("timed out after {0:?} waiting for the server")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Session(Arc<SessionError>),
+    #[error("connection lost: {0}")]
+    Io(String),
+    #[error("server closed the connection")]
+    Closed,
+    #[error("operation interrupted")]
+    Flushing,
+}
+
+impl From<SessionError> for ConnectionError {
+    fn from(err: SessionError) -> Self {
+        ConnectionError::Session(Arc::new(err))
+    }
+}
+
+/// What an element asks the I/O thread to send while publishing.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Audio { timestamp: u32, payload: Bytes },
+    Video { timestamp: u32, payload: Bytes },
+    /// An AMF0 data message body, e.g. `@setDataFrame onMetaData {...}`.
+    Data { timestamp: u32, payload: Bytes },
+    ChunkSize(u32),
+}
+
+impl Outgoing {
+    fn size(&self) -> usize {
+        match self {
+            Outgoing::Audio { payload, .. }
+            | Outgoing::Video { payload, .. }
+            | Outgoing::Data { payload, .. } => payload.len(),
+            Outgoing::ChunkSize(_) => 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Connecting,
+    Ready,
+    /// The session ended: politely closed, or failed (see `error`).
+    Ended,
+}
+
+struct Inner {
+    phase: Phase,
+    error: Option<ConnectionError>,
+    outgoing: VecDeque<Outgoing>,
+    outgoing_bytes: usize,
+    incoming: VecDeque<SessionEvent>,
+    incoming_bytes: usize,
+    close_requested: bool,
+    /// Set when the element leaves the streaming states: the I/O thread drops the socket.
+    shutdown: bool,
+    /// Set while the element flushes: waits return `Flushing` at once.
+    flushing: bool,
+    /// The I/O thread is inside a blocking name lookup.
+    resolving: bool,
+    stats: SessionStats,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock leaves plain data behind; keep going.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `done` holds, the deadline passes (returns false) or the element flushes/shuts down.
+    fn wait_until<'a>(
+        &'a self,
+        mut inner: MutexGuard<'a, Inner>,
+        deadline: Option<Instant>,
+        mut done: impl FnMut(&Inner) -> bool,
+    ) -> Result<(MutexGuard<'a, Inner>, bool), ConnectionError> {
+        loop {
+            if inner.flushing || inner.shutdown {
+                return Err(ConnectionError::Flushing);
+            }
+            if done(&inner) {
+                return Ok((inner, true));
+            }
+            match deadline {
+                None => {
+                    inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
+                }
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Ok((inner, false));
+                    }
+                    inner = self
+                        .changed
+                        .wait_timeout(inner, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+}
+
+/// A running connection. Dropping it shuts the I/O thread down.
+pub struct Connection {
+    shared: Arc<Shared>,
+    waker: Arc<mio::Waker>,
+    thread: Option<JoinHandle<()>>,
+    max_outgoing_bytes: usize,
+    max_incoming_bytes: usize,
+}
+
+impl Connection {
+    /// Starts connecting in the background; [`wait_ready`](Self::wait_ready) waits for the result.
+    pub fn start(options: ConnectOptions) -> Result<Connection, ConnectionError> {
+        let poll = mio::Poll::new().map_err(|e| ConnectionError::Io(e.to_string()))?;
+        let waker = Arc::new(
+            mio::Waker::new(poll.registry(), io::WAKER)
+                .map_err(|e| ConnectionError::Io(e.to_string()))?,
+        );
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                phase: Phase::Connecting,
+                error: None,
+                outgoing: VecDeque::new(),
+                outgoing_bytes: 0,
+                incoming: VecDeque::new(),
+                incoming_bytes: 0,
+                close_requested: false,
+                shutdown: false,
+                flushing: false,
+                resolving: false,
+                stats: SessionStats::default(),
+            }),
+            changed: Condvar::new(),
+        });
+        let max_outgoing_bytes = options.max_outgoing_bytes.max(1);
+        let max_incoming_bytes = options.max_incoming_bytes.max(1);
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("rtmp-io".into())
+            .spawn(move || io::run(poll, thread_shared, options))
+            .map_err(|e| ConnectionError::Io(e.to_string()))?;
+        Ok(Connection {
+            shared,
+            waker,
+            thread: Some(thread),
+            max_outgoing_bytes,
+            max_incoming_bytes,
+        })
+    }
+
+    fn wake(&self) {
+        if let Err(err) = self.waker.wake() {
+            gst::warning!(CAT, "could not wake the I/O thread: {err}");
+        }
+    }
+
+    /// Waits until publishing or playing has started.
+    pub fn wait_ready(&self) -> Result<(), ConnectionError> {
+        let inner = self.shared.lock();
+        let (inner, _) = self
+            .shared
+            .wait_until(inner, None, |i| i.phase != Phase::Connecting)?;
+        match inner.phase {
+            Phase::Ready => Ok(()),
+            _ => Err(inner.error.clone().unwrap_or(ConnectionError::Closed)),
+        }
+    }
+
+    /// Queues media for sending, blocking while the queue holds more than its bound.
+    pub fn send(&self, item: Outgoing) -> Result<(), ConnectionError> {
+        let size = item.size();
+        let max = self.max_outgoing_bytes;
+        let inner = self.shared.lock();
+        let (mut inner, _) = self.shared.wait_until(inner, None, |i| {
+            i.phase == Phase::Ended || i.outgoing.is_empty() || i.outgoing_bytes + size <= max
+        })?;
+        if inner.phase == Phase::Ended {
+            return Err(inner.error.clone().unwrap_or(ConnectionError::Closed));
+        }
+        inner.outgoing_bytes += size;
+        inner.outgoing.push_back(item);
+        drop(inner);
+        self.wake();
+        Ok(())
+    }
+
+    /// The next event of a played stream; `Ok(None)` when `timeout` passes first.
+    /// Once the connection has ended and every event was taken, returns the reason it ended
+    /// (`Closed` when the server closed the socket).
+    pub fn recv(&self, timeout: Option<Duration>) -> Result<Option<SessionEvent>, ConnectionError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let inner = self.shared.lock();
+        let (mut inner, ready) = self.shared.wait_until(inner, deadline, |i| {
+            !i.incoming.is_empty() || i.phase == Phase::Ended
+        })?;
+        if !ready {
+            return Ok(None);
+        }
+        match inner.incoming.pop_front() {
+            Some(event) => {
+                let was_full = inner.incoming_bytes >= self.max_incoming_bytes;
+                inner.incoming_bytes -= io::event_size(&event);
+                drop(inner);
+                if was_full {
+                    self.wake();
+                }
+                Ok(Some(event))
+            }
+            None => Err(inner.error.clone().unwrap_or(ConnectionError::Closed)),
+        }
+    }
+
+    /// Sends everything queued, the stop commands, and closes the socket; waits at most `timeout`.
+    pub fn close(&self, timeout: Duration) -> Result<(), ConnectionError> {
+        let mut inner = self.shared.lock();
+        inner.close_requested = true;
+        drop(inner);
+        self.wake();
+        let inner = self.shared.lock();
+        let (inner, ended) =
+            self.shared
+                .wait_until(inner, Some(Instant::now() + timeout), |i| {
+                    i.phase == Phase::Ended
+                })?;
+        if !ended {
+            return Err(ConnectionError::Timeout(timeout));
+        }
+        match &inner.error {
+            None => Ok(()),
+            Some(err) => Err(err.clone()),
+        }
+    }
+
+    /// While flushing, every wait returns `Flushing` at once (GstBaseSink/Src unlock semantics).
+    pub fn set_flushing(&self, flushing: bool) {
+        self.shared.lock().flushing = flushing;
+        self.shared.changed.notify_all();
+    }
+
+    /// The error that ended the connection, if it has ended with one.
+    pub fn error(&self) -> Option<ConnectionError> {
+        self.shared.lock().error.clone()
+    }
+
+    pub fn stats(&self) -> SessionStats {
+        self.shared.lock().stats
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.shared.lock().shutdown = true;
+        self.shared.changed.notify_all();
+        self.wake();
+        if let Some(thread) = self.thread.take() {
+            // The thread notices the shutdown within one poll; only name resolution may keep it
+            // longer, and it exits as soon as that returns.
+            let resolving = self.shared.lock().resolving;
+            if thread.is_finished() || !resolving {
+                let _ = thread.join();
+            }
+        }
+    }
+}

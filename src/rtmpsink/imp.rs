@@ -1,0 +1,316 @@
+//! The `rtmpsink` bin: properties, request pads and the URI handler.
+
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+
+use super::mux::{audio_caps, video_caps};
+use super::writer::{CAT, SinkSettings};
+use super::{
+    DEFAULT_CHUNK_SIZE, DEFAULT_MAX_QUEUE_BYTES, RtmpMuxElement, RtmpWriterElement,
+    StopCommandFlags,
+};
+use crate::location::{self, Settings};
+use crate::protocol::session::StopCommands;
+
+const DEFAULT_SYNC: bool = true;
+
+fn stop_flags(stop: StopCommands) -> StopCommandFlags {
+    let mut flags = StopCommandFlags::empty();
+    flags.set(StopCommandFlags::FCUNPUBLISH, stop.fc_unpublish);
+    flags.set(StopCommandFlags::CLOSESTREAM, stop.close_stream);
+    flags.set(StopCommandFlags::DELETESTREAM, stop.delete_stream);
+    flags
+}
+
+pub struct RtmpSink {
+    settings: Arc<Mutex<SinkSettings>>,
+    writer: RtmpWriterElement,
+    /// Created when the first elementary pad is requested.
+    mux: Mutex<Option<RtmpMuxElement>>,
+}
+
+impl Default for RtmpSink {
+    fn default() -> Self {
+        RtmpSink {
+            settings: Arc::new(Mutex::new(SinkSettings {
+                common: Settings::default(),
+                chunk_size: DEFAULT_CHUNK_SIZE,
+                stop_commands: StopCommands::default(),
+                max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            })),
+            writer: glib::Object::new(),
+            mux: Mutex::new(None),
+        }
+    }
+}
+
+impl RtmpSink {
+    fn settings(&self) -> MutexGuard<'_, SinkSettings> {
+        self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn has_flv_pad(&self) -> bool {
+        self.obj().static_pad("sink").is_some()
+    }
+
+    fn mux(&self) -> Result<RtmpMuxElement, glib::BoolError> {
+        let mut mux = self.mux.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mux) = &*mux {
+            return Ok(mux.clone());
+        }
+        let new: RtmpMuxElement = glib::Object::builder().property("name", "mux").build();
+        self.obj().add(&new)?;
+        new.link(&self.writer)?;
+        new.sync_state_with_parent()?;
+        *mux = Some(new.clone());
+        Ok(new)
+    }
+
+    fn stats(&self) -> gst::Structure {
+        let writer = self.writer.imp();
+        let session = writer.session_stats().unwrap_or_default();
+        let counters = writer.counters();
+        gst::Structure::builder("GstRtmpConnectionStats")
+            .field("in-chunk-size", session.in_chunk_size)
+            .field("out-chunk-size", session.out_chunk_size)
+            .field("in-window-ack-size", session.in_window_ack_size)
+            .field("out-window-ack-size", session.out_window_ack_size)
+            .field("in-bytes-total", session.in_bytes_total)
+            .field("out-bytes-total", session.out_bytes_total)
+            .field("in-bytes-acked", session.in_bytes_acked)
+            .field("out-bytes-acked", session.out_bytes_acked)
+            .field("audio-messages", counters.audio_messages)
+            .field("audio-bytes", counters.audio_bytes)
+            .field("video-messages", counters.video_messages)
+            .field("video-bytes", counters.video_bytes)
+            .field("data-messages", counters.data_messages)
+            .field("data-bytes", counters.data_bytes)
+            .build()
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for RtmpSink {
+    const NAME: &'static str = "GstRsRtmpSink";
+    type Type = super::RtmpSink;
+    type ParentType = gst::Bin;
+    type Interfaces = (gst::URIHandler,);
+}
+
+impl ObjectImpl for RtmpSink {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let mut props = location::properties();
+            props.extend([
+                glib::ParamSpecUInt::builder("chunk-size")
+                    .nick("Chunk size")
+                    .blurb("RTMP chunk size to send")
+                    .minimum(1)
+                    .maximum(0x7FFF_FFFF)
+                    .default_value(DEFAULT_CHUNK_SIZE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFlags::builder::<StopCommandFlags>("stop-commands")
+                    .nick("Stop commands")
+                    .blurb("RTMP commands to send on EOS event before closing connection")
+                    .default_value(stop_flags(StopCommands::default()))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("sync")
+                    .nick("Sync")
+                    .blurb("Send media paced by the clock (false: as fast as the server takes it)")
+                    .default_value(DEFAULT_SYNC)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Stats")
+                    .blurb("Connection and media statistics")
+                    .read_only()
+                    .build(),
+            ]);
+            props
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        match pspec.name() {
+            "chunk-size" => {
+                let size = value.get().expect("type checked upstream");
+                self.settings().chunk_size = size;
+                self.writer.imp().set_chunk_size(size);
+            }
+            "stop-commands" => {
+                let flags: StopCommandFlags = value.get().expect("type checked upstream");
+                self.settings().stop_commands = StopCommands {
+                    fc_unpublish: flags.contains(StopCommandFlags::FCUNPUBLISH),
+                    close_stream: flags.contains(StopCommandFlags::CLOSESTREAM),
+                    delete_stream: flags.contains(StopCommandFlags::DELETESTREAM),
+                };
+            }
+            "sync" => self.writer.set_property_from_value("sync", value),
+            _ => {
+                if let Err(err) = self.settings().common.set_property(value, pspec) {
+                    gst::warning!(CAT, imp = self, "{}", err.message());
+                }
+            }
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "chunk-size" => self.settings().chunk_size.to_value(),
+            "stop-commands" => stop_flags(self.settings().stop_commands).to_value(),
+            "sync" => self.writer.property_value("sync"),
+            "stats" => self.stats().to_value(),
+            _ => self.settings().common.property(pspec),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        self.writer.imp().set_settings(self.settings.clone());
+        self.writer.set_property("name", "writer");
+        self.obj()
+            .add(&self.writer)
+            .expect("a new bin accepts its first child");
+        self.obj().set_element_flags(gst::ElementFlags::SINK);
+    }
+}
+
+impl GstObjectImpl for RtmpSink {}
+
+impl ElementImpl for RtmpSink {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "RTMP sink",
+                "Sink/Network",
+                "Publishes H.264, AAC and MP3 (or an FLV stream) to an RTMP server",
+                "gst-plugin-rtmp developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            // Byte-stream H.264 from an encoder needs h264parse in front to become avc/au.
+            let video = gst::PadTemplate::new(
+                "video",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Request,
+                &video_caps(),
+            );
+            let audio = gst::PadTemplate::new(
+                "audio",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Request,
+                &audio_caps(),
+            );
+            let flv = gst::PadTemplate::new(
+                "sink",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Request,
+                &gst::Caps::builder("video/x-flv").build(),
+            );
+            [video, audio, flv]
+                .into_iter()
+                .map(|t| t.expect("static pad template"))
+                .collect()
+        });
+        TEMPLATES.as_ref()
+    }
+
+    fn request_new_pad(
+        &self,
+        templ: &gst::PadTemplate,
+        _name: Option<&str>,
+        _caps: Option<&gst::Caps>,
+    ) -> Option<gst::Pad> {
+        let name = templ.name_template().to_string();
+        if self.obj().static_pad(&name).is_some() {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Pad,
+                ["rtmpsink has only one {name} pad"]
+            );
+            return None;
+        }
+        let target = if name == "sink" {
+            if self.mux.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Pad,
+                    ["An FLV stream (sink pad) cannot be mixed with video/audio pads"]
+                );
+                return None;
+            }
+            self.writer.static_pad("sink")?
+        } else {
+            if self.has_flv_pad() {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Pad,
+                    ["video/audio pads cannot be mixed with an FLV stream (sink pad)"]
+                );
+                return None;
+            }
+            let mux = match self.mux() {
+                Ok(mux) => mux,
+                Err(err) => {
+                    gst::error!(CAT, imp = self, "could not set up the muxer: {err}");
+                    return None;
+                }
+            };
+            mux.request_pad_simple(&name)?
+        };
+        let ghost = gst::GhostPad::builder_from_template_with_target(templ, &target)
+            .ok()?
+            .name(name.as_str())
+            .build();
+        ghost.set_active(true).ok()?;
+        self.obj().add_pad(&ghost).ok()?;
+        Some(ghost.upcast())
+    }
+
+    fn release_pad(&self, pad: &gst::Pad) {
+        let Some(ghost) = pad.downcast_ref::<gst::GhostPad>() else {
+            return;
+        };
+        if let Some(target) = ghost.target() {
+            let mux = self.mux.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(mux) = mux
+                && target.parent().as_ref() == Some(mux.upcast_ref::<gst::Object>())
+            {
+                mux.release_request_pad(&target);
+            }
+        }
+        let _ = ghost.set_active(false);
+        let _ = self.obj().remove_pad(pad);
+    }
+}
+
+impl BinImpl for RtmpSink {}
+
+impl URIHandlerImpl for RtmpSink {
+    const URI_TYPE: gst::URIType = gst::URIType::Sink;
+
+    fn protocols() -> &'static [&'static str] {
+        location::uri_protocols()
+    }
+
+    fn uri(&self) -> Option<String> {
+        Some(self.settings().common.location.to_uri())
+    }
+
+    fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+        let pspec = self.obj().find_property("location").ok_or_else(|| {
+            glib::Error::new(gst::URIError::BadState, "no location property")
+        })?;
+        self.settings().common.set_property(&uri.to_value(), &pspec)
+    }
+}

@@ -1,0 +1,56 @@
+//! `rtmpsink`: publishes H.264, AAC and MP3 (or a complete FLV stream) to an RTMP server.
+//!
+//! A bin around two internal elements: [`mux::RtmpMux`] (an aggregator that interleaves the
+//! elementary streams in DTS order and maps them to FLV tags) and [`writer::RtmpWriter`] (a base
+//! sink that owns the connection and sends each tag as an RTMP message). The `sink` pad for
+//! `video/x-flv` (flvmux output) bypasses the muxer and feeds the writer directly.
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+mod mux;
+mod writer;
+
+pub use writer::{MediaCounters, error_message};
+
+/// Outgoing chunk size; larger than the protocol's 128 to save header bytes, as OBS and FFmpeg do.
+pub const DEFAULT_CHUNK_SIZE: u32 = 4096;
+/// Media queued for the connection before upstream is blocked.
+pub const DEFAULT_MAX_QUEUE_BYTES: usize = 8 * 1024 * 1024;
+
+glib::wrapper! {
+    pub struct RtmpSink(ObjectSubclass<imp::RtmpSink>) @extends gst::Bin, gst::Element, gst::Object,
+        @implements gst::ChildProxy, gst::URIHandler;
+}
+
+glib::wrapper! {
+    pub struct RtmpMuxElement(ObjectSubclass<mux::RtmpMux>)
+        @extends gst_base::Aggregator, gst::Element, gst::Object;
+}
+
+glib::wrapper! {
+    pub struct RtmpWriterElement(ObjectSubclass<writer::RtmpWriter>)
+        @extends gst_base::BaseSink, gst::Element, gst::Object;
+}
+
+/// Which commands to send when the stream ends (rtmp2's `stop-commands` flags).
+#[glib::flags(name = "GstRsRtmpStopCommands")]
+pub enum StopCommandFlags {
+    #[flags_value(name = "FCUnpublish", nick = "fcunpublish")]
+    FCUNPUBLISH = 0b001,
+    #[flags_value(name = "closeStream", nick = "closestream")]
+    CLOSESTREAM = 0b010,
+    #[flags_value(name = "deleteStream", nick = "deletestream")]
+    DELETESTREAM = 0b100,
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "rtmpsink",
+        // Above rtmp2sink (PRIMARY + 1) and the librtmp element, so autoplugging picks this one.
+        gst::Rank::PRIMARY + 2,
+        RtmpSink::static_type(),
+    )
+}

@@ -1,0 +1,306 @@
+//! rtmpsink against a real nginx-rtmp: what reached the server is checked with ffprobe/ffmpeg on
+//! nginx's recording of the stream (and with a live reader where it matters).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{LiveReader, Nginx, decode_errors, probe, video_pict_types};
+use gst::prelude::*;
+
+fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        gst::init().expect("gstreamer init");
+        gstrtmp::plugin_register_static().expect("register rtmp plugin");
+    });
+}
+
+/// What a pipeline did, as an application would see it on the bus.
+#[derive(Debug)]
+struct Outcome {
+    eos: bool,
+    error: Option<(gst::glib::Error, String)>,
+    /// Buffers that entered each rtmpsink pad.
+    buffers: BTreeMap<String, u64>,
+    stats: Option<gst::Structure>,
+}
+
+impl Outcome {
+    fn assert_eos(&self) {
+        assert!(
+            self.eos && self.error.is_none(),
+            "pipeline did not end with EOS: {:?}",
+            self.error
+        );
+    }
+
+    fn error_text(&self) -> String {
+        let (err, debug) = self.error.as_ref().expect("an error was expected");
+        format!("{} ({debug})", err.message())
+    }
+}
+
+/// Runs `description` (its rtmpsink named `s`) until EOS or an error, at most `timeout`.
+fn run(description: &str, timeout: Duration) -> Outcome {
+    init();
+    let pipeline = gst::parse::launch(description)
+        .expect("pipeline parses")
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let sink = pipeline.by_name("s").expect("rtmpsink named s");
+    let counters: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>> = Default::default();
+    for pad in sink.sink_pads() {
+        let counter = Arc::new(AtomicU64::new(0));
+        counters
+            .lock()
+            .unwrap()
+            .insert(pad.name().to_string(), counter.clone());
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+    }
+    pipeline.set_state(gst::State::Playing).expect("set to PLAYING");
+    let bus = pipeline.bus().expect("bus");
+    let mut outcome = Outcome {
+        eos: false,
+        error: None,
+        buffers: BTreeMap::new(),
+        stats: None,
+    };
+    let message = bus.timed_pop_filtered(
+        gst::ClockTime::from_nseconds(timeout.as_nanos() as u64),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    match message.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Eos(_)) => outcome.eos = true,
+        Some(gst::MessageView::Error(err)) => {
+            outcome.error = Some((err.error(), format!("{:?}", err.debug())));
+        }
+        _ => {}
+    }
+    outcome.stats = Some(sink.property::<gst::Structure>("stats"));
+    pipeline.set_state(gst::State::Null).expect("set to NULL");
+    outcome.buffers = counters
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+        .collect();
+    outcome
+}
+
+const VIDEO_320: &str = "videotestsrc num-buffers=50 ! video/x-raw,width=320,height=240,framerate=25/1 \
+     ! x264enc key-int-max=25 speed-preset=ultrafast ! h264parse";
+
+#[test]
+fn h264_and_aac_reach_the_server_intact() {
+    let nginx = Nginx::start();
+    let url = nginx.url("live/av");
+    let outcome = run(
+        &format!(
+            "{VIDEO_320} ! rtmpsink name=s location={url} sync=false \
+             audiotestsrc num-buffers=60 samplesperbuffer=1024 ! audio/x-raw,rate=44100,channels=2 \
+             ! voaacenc ! aacparse ! s."
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    let recording = nginx.wait_recording("av", Duration::from_secs(10));
+    let probe = probe(&recording);
+    let video = probe.video().expect("video stream recorded");
+    assert_eq!(video.codec_name, "h264");
+    assert_eq!((video.width, video.height), (Some(320), Some(240)));
+    assert_eq!(video.nb_read_frames, Some(outcome.buffers["video"]));
+    assert_eq!(outcome.buffers["video"], 50);
+    let audio = probe.audio().expect("audio stream recorded");
+    assert_eq!(audio.codec_name, "aac");
+    assert_eq!(audio.sample_rate, Some(44100));
+    assert_eq!(audio.channels, Some(2));
+    assert_eq!(audio.nb_read_frames, Some(outcome.buffers["audio"]));
+    assert_eq!(decode_errors(&recording), "");
+
+    let stats = outcome.stats.expect("stats");
+    assert_eq!(stats.get::<u64>("video-messages").unwrap(), 51, "{stats}");
+    assert_eq!(
+        stats.get::<u64>("audio-messages").unwrap(),
+        outcome.buffers["audio"] + 1
+    );
+    assert_eq!(stats.get::<u32>("out-chunk-size").unwrap(), 4096);
+    assert!(stats.get::<u64>("out-bytes-total").unwrap() > 10_000);
+}
+
+#[test]
+fn b_frames_keep_their_order_and_decode() {
+    let nginx = Nginx::start();
+    let url = nginx.url("live/bframes");
+    let outcome = run(
+        &format!(
+            "videotestsrc num-buffers=60 ! video/x-raw,width=320,height=240,framerate=30/1 \
+             ! x264enc bframes=2 b-adapt=false key-int-max=30 speed-preset=ultrafast ! h264parse \
+             ! rtmpsink name=s location={url} sync=false"
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    let recording = nginx.wait_recording("bframes", Duration::from_secs(10));
+    let video = probe(&recording).video().cloned().expect("video");
+    assert_eq!(video.nb_read_frames, Some(60));
+    assert!(
+        video_pict_types(&recording).contains('B'),
+        "no B-frames reached the server"
+    );
+    assert_eq!(decode_errors(&recording), "");
+}
+
+#[test]
+fn h264_and_mp3() {
+    let nginx = Nginx::start();
+    let url = nginx.url("live/mp3");
+    let outcome = run(
+        &format!(
+            "{VIDEO_320} ! rtmpsink name=s location={url} sync=false \
+             audiotestsrc num-buffers=40 ! audio/x-raw,rate=44100,channels=1 \
+             ! lamemp3enc ! mpegaudioparse ! s."
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    let recording = nginx.wait_recording("mp3", Duration::from_secs(10));
+    let probe = probe(&recording);
+    let audio = probe.audio().expect("audio");
+    assert_eq!(audio.codec_name, "mp3");
+    assert_eq!(audio.sample_rate, Some(44100));
+    assert_eq!(audio.channels, Some(1));
+    assert_eq!(audio.nb_read_frames, Some(outcome.buffers["audio"]));
+    assert_eq!(probe.video().unwrap().nb_read_frames, Some(50));
+    assert_eq!(decode_errors(&recording), "");
+}
+
+#[test]
+fn audio_only() {
+    let nginx = Nginx::start();
+    let url = nginx.url("live/audioonly");
+    let outcome = run(
+        &format!(
+            "audiotestsrc num-buffers=50 samplesperbuffer=1024 ! audio/x-raw,rate=48000,channels=1 \
+             ! voaacenc ! aacparse ! rtmpsink name=s location={url} sync=false"
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    let recording = nginx.wait_recording("audioonly", Duration::from_secs(10));
+    let probe = probe(&recording);
+    assert!(probe.video().is_none());
+    let audio = probe.audio().expect("audio");
+    assert_eq!((audio.sample_rate, audio.channels), (Some(48000), Some(1)));
+    assert_eq!(audio.nb_read_frames, Some(outcome.buffers["audio"]));
+}
+
+#[test]
+fn video_only_is_playable_live() {
+    let nginx = Nginx::start();
+    let url = nginx.url("live/videoonly");
+    let dir = common::TempDir::new("videoonly");
+    // A real player joins before the publisher and records what it plays.
+    let reader = LiveReader::start(&url, &dir.join("played.flv"));
+    nginx.wait_player("videoonly", Duration::from_secs(10));
+    let outcome = run(
+        &format!(
+            "videotestsrc num-buffers=75 is-live=true ! video/x-raw,width=320,height=240,framerate=25/1 \
+             ! x264enc key-int-max=25 tune=zerolatency speed-preset=ultrafast ! h264parse \
+             ! rtmpsink name=s location={url}"
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    let (played, _) = reader.finish(Duration::from_secs(10));
+    let video = probe(&played).video().cloned().expect("player saw video");
+    assert_eq!((video.width, video.height), (Some(320), Some(240)));
+    // The player joined before the first frame, so it saw every one.
+    assert_eq!(video.nb_read_frames, Some(75));
+    assert_eq!(decode_errors(&played), "");
+}
+
+#[test]
+fn flvmux_output_is_accepted() {
+    let nginx = Nginx::start();
+    let url = nginx.url("live/flvmux");
+    let outcome = run(
+        &format!(
+            "flvmux name=m streamable=true ! rtmpsink name=s location={url} sync=false \
+             {VIDEO_320} ! m. \
+             audiotestsrc num-buffers=60 ! audio/x-raw,rate=44100,channels=2 ! voaacenc ! aacparse ! m."
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    let recording = nginx.wait_recording("flvmux", Duration::from_secs(10));
+    let probe = probe(&recording);
+    assert_eq!(probe.video().unwrap().nb_read_frames, Some(50));
+    assert_eq!(probe.audio().unwrap().sample_rate, Some(44100));
+    assert_eq!(decode_errors(&recording), "");
+}
+
+#[test]
+fn second_publisher_on_the_same_name_gets_bad_name() {
+    let nginx = Nginx::start();
+    let url = nginx.url("live/taken");
+    init();
+    let first = gst::parse::launch(&format!(
+        "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=10/1 \
+         ! x264enc tune=zerolatency speed-preset=ultrafast ! h264parse ! rtmpsink location={url}"
+    ))
+    .unwrap();
+    first.set_state(gst::State::Playing).unwrap();
+    nginx.wait_publisher("taken", Duration::from_secs(10));
+    let outcome = run(
+        &format!("{VIDEO_320} ! rtmpsink name=s location={url}"),
+        Duration::from_secs(20),
+    );
+    first.set_state(gst::State::Null).unwrap();
+    let (err, _) = outcome.error.as_ref().expect("second publisher fails");
+    assert!(err.matches(gst::ResourceError::Busy), "{err:?}");
+    assert!(outcome.error_text().contains("BadName"), "{}", outcome.error_text());
+}
+
+#[test]
+fn server_not_listening_is_a_clear_error() {
+    let port = common::free_port();
+    let start = std::time::Instant::now();
+    let outcome = run(
+        &format!("{VIDEO_320} ! rtmpsink name=s location=rtmp://127.0.0.1:{port}/live/x timeout=3"),
+        Duration::from_secs(20),
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let (err, _) = outcome.error.as_ref().expect("error");
+    assert!(err.matches(gst::ResourceError::OpenWrite), "{err:?}");
+    assert!(outcome.error_text().contains("refused"), "{}", outcome.error_text());
+}
+
+#[test]
+fn mixing_flv_and_elementary_pads_is_refused() {
+    init();
+    let sink = gst::ElementFactory::make("rtmpsink").build().unwrap();
+    assert!(sink.request_pad_simple("video").is_some());
+    assert!(sink.request_pad_simple("sink").is_none());
+    let sink = gst::ElementFactory::make("rtmpsink").build().unwrap();
+    assert!(sink.request_pad_simple("sink").is_some());
+    assert!(sink.request_pad_simple("audio").is_none());
+}
+
+#[test]
+fn byte_stream_h264_is_refused_with_a_clear_error() {
+    let nginx = Nginx::start();
+    let url = nginx.url("live/bytestream");
+    init();
+    // Force byte-stream caps through a capsfilter that the sink's template does not accept.
+    let result = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=5 ! x264enc ! video/x-h264,stream-format=byte-stream ! rtmpsink location={url}"
+    ));
+    assert!(result.is_err(), "byte-stream H.264 linked to rtmpsink");
+}
