@@ -4,6 +4,7 @@
 use gst::glib;
 
 pub mod flv;
+pub mod location;
 pub mod protocol;
 
 fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

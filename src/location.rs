@@ -1,0 +1,544 @@
+//! Location and connection settings shared by `rtmpsink` and `rtmpsrc`.
+//!
+//! Follows GStreamer's rtmp2 location handler (`GstRtmpLocationHandler`) by property name and
+//! meaning: a `location` URI that is split into `host`, `port`, `application` and `stream`, plus
+//! credentials and connection options. Each element keeps a `Mutex<Settings>`, installs
+//! [`properties()`] next to its own, and forwards those names to [`Settings::set_property`] and
+//! [`Settings::property`].
+//!
+//! Secrets: the password is never returned by a property (`password` reads as NULL, `location` is
+//! formatted without it) and never printed by `Debug`, so it cannot leak into logs or
+//! `gst-inspect`/`gst-launch -v` output.
+
+use std::fmt;
+
+use gst::glib;
+use gst::prelude::*;
+
+use crate::protocol::amf0::Amf0Value;
+use crate::protocol::command::{ExtraArgsError, parse_extra_connect_args};
+
+pub const DEFAULT_HOST: &str = "localhost";
+pub const DEFAULT_PORT: u16 = 1935;
+pub const DEFAULT_RTMPS_PORT: u16 = 443;
+pub const DEFAULT_APPLICATION: &str = "live";
+pub const DEFAULT_STREAM: &str = "myStream";
+pub const DEFAULT_LOCATION: &str = "rtmp://localhost/live/myStream";
+pub const DEFAULT_TIMEOUT: u32 = 5;
+pub const DEFAULT_FLASH_VERSION: Option<&str> = None;
+pub const DEFAULT_ASYNC_CONNECT: bool = true;
+pub const DEFAULT_EXTRA_CONNECT_ARGS: Option<&str> = None;
+
+/// Plain TCP (`rtmp`) or TLS (`rtmps`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scheme {
+    #[default]
+    Rtmp,
+    Rtmps,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Rtmp => "rtmp",
+            Scheme::Rtmps => "rtmps",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Rtmp => DEFAULT_PORT,
+            Scheme::Rtmps => DEFAULT_RTMPS_PORT,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocationError {
+    /// Carries the reason only, never the URI, which may hold a password.
+    #[error("malformed RTMP URI ({0}): expected rtmp://host/application/stream")]
+    Malformed(String),
+    #[error("unsupported URI scheme '{0}' (expected rtmp or rtmps)")]
+    UnsupportedScheme(String),
+    #[error("URI has no host name")]
+    NoHost,
+    #[error("URI has no application: expected rtmp://host/application/stream")]
+    NoApplication,
+    #[error("URI has no stream name: expected rtmp://host/application/stream")]
+    NoStream,
+    #[error("URI has an invalid port (must be 1..65535)")]
+    BadPort,
+}
+
+/// An RTMP server address and stream, as rtmp2 splits it.
+///
+/// `host` is stored without brackets (`::1` for an IPv6 address) so it can be handed to the
+/// resolver as is; the URI forms add the brackets back.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Location {
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: u16,
+    /// Everything between the first `/` of the path and the last one, e.g. `app/instance`.
+    pub application: String,
+    /// The part after the last `/`, with the query string kept (`name?token=abc`), as stream keys are.
+    pub stream: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Default for Location {
+    fn default() -> Self {
+        Location {
+            scheme: Scheme::Rtmp,
+            host: DEFAULT_HOST.to_owned(),
+            port: DEFAULT_PORT,
+            application: DEFAULT_APPLICATION.to_owned(),
+            stream: DEFAULT_STREAM.to_owned(),
+            username: None,
+            password: None,
+        }
+    }
+}
+
+/// Prints as `<redacted>` in place of a secret.
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Location")
+            .field("scheme", &self.scheme)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("application", &self.application)
+            .field("stream", &self.stream)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| Redacted))
+            .finish()
+    }
+}
+
+impl Location {
+    /// Parses `rtmp[s]://[user[:password]@]host[:port]/application/stream[?query]`.
+    ///
+    /// Scheme, userinfo, host and port are parsed by the `url` crate; userinfo is percent-decoded.
+    /// The path is taken verbatim (not percent-decoded or normalised), as rtmp2 and ffmpeg do,
+    /// because servers compare application and stream names byte for byte. Unlike rtmp2, a `/`
+    /// inside the query string does not move the application/stream split.
+    pub fn parse(uri: &str) -> Result<Location, LocationError> {
+        let sep = uri
+            .find("://")
+            .ok_or_else(|| LocationError::Malformed("no scheme".to_owned()))?;
+        // Check the scheme first so that e.g. http://host gets the clearest error.
+        let scheme = match uri[..sep].to_ascii_lowercase().as_str() {
+            "rtmp" => Scheme::Rtmp,
+            "rtmps" => Scheme::Rtmps,
+            other => return Err(LocationError::UnsupportedScheme(other.to_owned())),
+        };
+
+        let rest = &uri[sep + 3..];
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path_and_query) = rest.split_at(authority_end);
+        if authority.is_empty() {
+            return Err(LocationError::NoHost);
+        }
+
+        let url =
+            url::Url::parse(&format!("{}://{authority}", scheme.as_str())).map_err(
+                |e| match e {
+                    url::ParseError::InvalidPort => LocationError::BadPort,
+                    url::ParseError::EmptyHost => LocationError::NoHost,
+                    e => LocationError::Malformed(e.to_string()),
+                },
+            )?;
+        let host = match url.host() {
+            None => return Err(LocationError::NoHost),
+            Some(url::Host::Domain("")) => return Err(LocationError::NoHost),
+            Some(url::Host::Domain(d)) => d.to_owned(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+        };
+        let port = match url.port() {
+            Some(0) => return Err(LocationError::BadPort),
+            Some(p) => p,
+            None => scheme.default_port(),
+        };
+        let username = Some(url.username())
+            .filter(|u| !u.is_empty())
+            .map(percent_decode);
+        let password = url.password().map(percent_decode);
+
+        let path_and_query = path_and_query
+            .strip_prefix('/')
+            .ok_or(LocationError::NoApplication)?;
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path_and_query, None),
+        };
+        let (application, stream) = match path.rsplit_once('/') {
+            Some((app, stream)) => (app, stream),
+            None if path.is_empty() => return Err(LocationError::NoApplication),
+            None => return Err(LocationError::NoStream),
+        };
+        if application.is_empty() {
+            return Err(LocationError::NoApplication);
+        }
+        if stream.is_empty() {
+            return Err(LocationError::NoStream);
+        }
+        let stream = match query {
+            Some(query) => format!("{stream}?{query}"),
+            None => stream.to_owned(),
+        };
+
+        Ok(Location {
+            scheme,
+            host,
+            port,
+            application: application.to_owned(),
+            stream,
+            username,
+            password,
+        })
+    }
+
+    /// The location as a URI: `scheme://[username@]host[:port]/application/stream`.
+    ///
+    /// The password is never included, so reading the `location` property back (or logging it)
+    /// cannot reveal it. The port is left out when it is the scheme's default.
+    pub fn to_uri(&self) -> String {
+        let user = match &self.username {
+            Some(u) => format!("{}@", percent_encode_userinfo(u)),
+            None => String::new(),
+        };
+        format!(
+            "{}://{user}{}/{}",
+            self.scheme.as_str(),
+            self.authority(),
+            self.path()
+        )
+    }
+
+    /// The `tcUrl` of the connect command: `scheme://host[:port]/application`, without
+    /// credentials or stream (the port only when it is not the scheme's default).
+    pub fn tc_url(&self) -> String {
+        format!(
+            "{}://{}/{}",
+            self.scheme.as_str(),
+            self.authority(),
+            self.application
+        )
+    }
+
+    /// `application/stream`, as it appears in the URI.
+    fn path(&self) -> String {
+        format!("{}/{}", self.application, self.stream)
+    }
+
+    /// `host[:port]`, with brackets around an IPv6 address.
+    fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == self.scheme.default_port() {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
+    /// Checks that the parts set one by one still make a usable location.
+    pub fn validate(&self) -> Result<(), LocationError> {
+        if self.host.is_empty() {
+            Err(LocationError::NoHost)
+        } else if self.port == 0 {
+            Err(LocationError::BadPort)
+        } else if self.application.is_empty() {
+            Err(LocationError::NoApplication)
+        } else if self.stream.is_empty() {
+            Err(LocationError::NoStream)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Percent-decodes `%XX` sequences; invalid sequences stay as they are, non-UTF-8 is replaced.
+fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut out = Vec::with_capacity(s.len());
+    let mut rest = s.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        if let (b'%', [hi, lo, after @ ..]) = (first, tail)
+            && let (Some(hi), Some(lo)) = (hex(*hi), hex(*lo))
+        {
+            out.push(hi << 4 | lo);
+            rest = after;
+        } else {
+            out.push(first);
+            rest = tail;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Escapes everything but RFC 3986 unreserved characters and sub-delims, so a user name with
+/// `@`, `:` or `/` survives a round trip through [`Location::to_uri`] and [`Location::parse`].
+fn percent_encode_userinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The URI schemes the elements' URI handlers accept.
+pub fn uri_protocols() -> &'static [&'static str] {
+    &["rtmp", "rtmps"]
+}
+
+/// Connection settings both elements share, behind each element's `Mutex<Settings>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub location: Location,
+    /// Connect and handshake timeout in seconds.
+    pub timeout: u32,
+    /// `flashVer` for the connect command; `None` leaves the field out.
+    pub flash_version: Option<String>,
+    /// Connect when starting rather than on the first buffer.
+    pub async_connect: bool,
+    /// librtmp-style `conn=TYPE:VALUE` arguments appended to the connect command.
+    pub extra_connect_args: Option<String>,
+    /// Why the last `location` that was set did not parse; cleared by the next good one.
+    location_error: Option<LocationError>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            location: Location::default(),
+            timeout: DEFAULT_TIMEOUT,
+            flash_version: DEFAULT_FLASH_VERSION.map(str::to_owned),
+            async_connect: DEFAULT_ASYNC_CONNECT,
+            extra_connect_args: DEFAULT_EXTRA_CONNECT_ARGS.map(str::to_owned),
+            location_error: None,
+        }
+    }
+}
+
+/// Names of the properties in [`properties()`], in that order.
+pub const SHARED_PROPERTIES: &[&str] = &[
+    "location",
+    "host",
+    "port",
+    "application",
+    "stream",
+    "username",
+    "password",
+    "timeout",
+    "flash-version",
+    "async-connect",
+    "extra-connect-args",
+];
+
+fn string_pspec(name: &str, nick: &str, blurb: &str, default: Option<&str>) -> glib::ParamSpec {
+    glib::ParamSpecString::builder(name)
+        .nick(nick)
+        .blurb(blurb)
+        .default_value(default)
+        .mutable_ready()
+        .build()
+}
+
+/// The ParamSpecs of the shared properties, to append to each element's own. Nicks and blurbs
+/// are rtmp2's.
+pub fn properties() -> Vec<glib::ParamSpec> {
+    vec![
+        string_pspec(
+            "location",
+            "Location",
+            "Location of RTMP stream to access",
+            Some(DEFAULT_LOCATION),
+        ),
+        string_pspec("host", "Host", "RTMP server host name", Some(DEFAULT_HOST)),
+        glib::ParamSpecInt::builder("port")
+            .nick("Port")
+            .blurb("RTMP server port")
+            .minimum(1)
+            .maximum(65535)
+            .default_value(i32::from(DEFAULT_PORT))
+            .mutable_ready()
+            .build(),
+        string_pspec(
+            "application",
+            "Application",
+            "RTMP application path",
+            Some(DEFAULT_APPLICATION),
+        ),
+        string_pspec("stream", "Stream", "RTMP stream path", Some(DEFAULT_STREAM)),
+        string_pspec(
+            "username",
+            "User name",
+            "RTMP authorization user name",
+            None,
+        ),
+        // Readable for rtmp2 compatibility, but reading always returns NULL.
+        string_pspec(
+            "password",
+            "Password",
+            "RTMP authorization password (reads return NULL)",
+            None,
+        ),
+        glib::ParamSpecUInt::builder("timeout")
+            .nick("Timeout")
+            .blurb("RTMP timeout in seconds")
+            .default_value(DEFAULT_TIMEOUT)
+            .mutable_ready()
+            .build(),
+        string_pspec(
+            "flash-version",
+            "Flash version",
+            "Flash version reported to the server",
+            DEFAULT_FLASH_VERSION,
+        ),
+        glib::ParamSpecBoolean::builder("async-connect")
+            .nick("Async connect")
+            .blurb("Connect on READY, otherwise on first push")
+            .default_value(DEFAULT_ASYNC_CONNECT)
+            .mutable_ready()
+            .build(),
+        string_pspec(
+            "extra-connect-args",
+            "Extra connect arguments",
+            "Extra arguments appended to the connect command, librtmp style: \
+             conn=B:1 conn=N:1.5 conn=S:text conn=Z: (boolean, number, string, null)",
+            DEFAULT_EXTRA_CONNECT_ARGS,
+        ),
+    ]
+}
+
+/// Whether `name` is one of the properties of [`properties()`], for elements that route by name.
+pub fn is_shared_property(name: &str) -> bool {
+    SHARED_PROPERTIES.contains(&name)
+}
+
+fn type_error(pspec: &glib::ParamSpec, e: impl fmt::Display) -> glib::Error {
+    glib::Error::new(
+        gst::LibraryError::Settings,
+        &format!("property '{}': {e}", pspec.name()),
+    )
+}
+
+impl Settings {
+    /// Sets one of the shared properties.
+    ///
+    /// A `location` that does not parse leaves the settings unchanged, is remembered for
+    /// [`Settings::validate`], and returns a `gst::URIError::BadUri` error that a URI handler's
+    /// `set_uri` can return as is. Setting a single part (`host`, `stream`, ...) updates the
+    /// location in place; a NULL string sets that part to empty (user name: no user name).
+    pub fn set_property(
+        &mut self,
+        value: &glib::Value,
+        pspec: &glib::ParamSpec,
+    ) -> Result<(), glib::Error> {
+        let string = || {
+            value
+                .get::<Option<String>>()
+                .map_err(|e| type_error(pspec, e))
+        };
+        let loc = &mut self.location;
+        match pspec.name() {
+            "location" => {
+                let uri = string()?.unwrap_or_default();
+                match Location::parse(&uri) {
+                    Ok(parsed) => {
+                        *loc = parsed;
+                        self.location_error = None;
+                    }
+                    Err(e) => {
+                        // The URI may carry a password: keep it out of the message.
+                        let msg = format!("Invalid RTMP location: {e}");
+                        self.location_error = Some(e);
+                        return Err(glib::Error::new(gst::URIError::BadUri, &msg));
+                    }
+                }
+            }
+            "host" => loc.host = string()?.unwrap_or_default(),
+            "port" => {
+                let port = value.get::<i32>().map_err(|e| type_error(pspec, e))?;
+                loc.port = u16::try_from(port)
+                    .ok()
+                    .filter(|&p| p != 0)
+                    .ok_or_else(|| type_error(pspec, LocationError::BadPort))?;
+            }
+            "application" => loc.application = string()?.unwrap_or_default(),
+            "stream" => loc.stream = string()?.unwrap_or_default(),
+            "username" => loc.username = string()?,
+            "password" => loc.password = string()?,
+            "timeout" => self.timeout = value.get().map_err(|e| type_error(pspec, e))?,
+            "flash-version" => self.flash_version = string()?,
+            "async-connect" => {
+                self.async_connect = value.get().map_err(|e| type_error(pspec, e))?
+            }
+            "extra-connect-args" => self.extra_connect_args = string()?,
+            other => return Err(type_error(pspec, format!("'{other}' is not handled here"))),
+        }
+        Ok(())
+    }
+
+    /// Reads one of the shared properties. `password` always reads as NULL and `location` is
+    /// formatted without the password. A name not in [`properties()`] gets the spec's default.
+    pub fn property(&self, pspec: &glib::ParamSpec) -> glib::Value {
+        let loc = &self.location;
+        match pspec.name() {
+            "location" => loc.to_uri().to_value(),
+            "host" => loc.host.to_value(),
+            "port" => i32::from(loc.port).to_value(),
+            "application" => loc.application.to_value(),
+            "stream" => loc.stream.to_value(),
+            "username" => loc.username.to_value(),
+            "password" => None::<String>.to_value(),
+            "timeout" => self.timeout.to_value(),
+            "flash-version" => self.flash_version.to_value(),
+            "async-connect" => self.async_connect.to_value(),
+            "extra-connect-args" => self.extra_connect_args.to_value(),
+            _ => pspec.default_value().clone(),
+        }
+    }
+
+    /// Checks the settings before connecting: the last `location` set must have parsed, and the
+    /// parts must still form a usable location.
+    pub fn validate(&self) -> Result<(), LocationError> {
+        match &self.location_error {
+            Some(e) => Err(e.clone()),
+            None => self.location.validate(),
+        }
+    }
+
+    /// The parsed `extra-connect-args`, empty when unset.
+    pub fn extra_args(&self) -> Result<Vec<Amf0Value>, ExtraArgsError> {
+        match &self.extra_connect_args {
+            Some(spec) => parse_extra_connect_args(spec),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
