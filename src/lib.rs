@@ -3,11 +3,14 @@
 
 use gst::glib;
 
+pub mod connection;
 pub mod flv;
 pub mod location;
 pub mod protocol;
+pub mod rtmpsink;
 
-fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    rtmpsink::register(plugin)?;
     Ok(())
 }
 
