@@ -155,6 +155,8 @@ pub enum SessionError {
     StreamFailed { code: String, description: String },
     #[error("media sent before publishing started")]
     NotPublishing,
+    #[error("a message of {0} bytes does not fit in RTMP's 24-bit message length")]
+    MessageTooLarge(usize),
 }
 
 /// Where the session is in its life.
@@ -380,6 +382,9 @@ impl ClientSession {
     ) -> Result<(), SessionError> {
         if self.state != SessionState::Publishing {
             return Err(SessionError::NotPublishing);
+        }
+        if payload.len() > super::chunk::MAX_MESSAGE_LENGTH as usize {
+            return Err(SessionError::MessageTooLarge(payload.len()));
         }
         let raw = RawMessage {
             type_id,

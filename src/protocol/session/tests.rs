@@ -13,6 +13,7 @@ use crate::protocol::message::{Message, PeerBandwidthLimit, UserControlEvent, ty
 struct ScriptedServer {
     from_client: BytesMut,
     handshake_done: bool,
+    sent_s0s1s2: bool,
     reader: ChunkReader,
     writer: ChunkWriter,
     to_client: BytesMut,
@@ -24,6 +25,7 @@ impl ScriptedServer {
         ScriptedServer {
             from_client: BytesMut::new(),
             handshake_done: false,
+            sent_s0s1s2: false,
             reader: ChunkReader::new(),
             writer: ChunkWriter::new(),
             to_client: BytesMut::new(),
@@ -42,7 +44,8 @@ impl ScriptedServer {
             if self.from_client.len() < 1 + HANDSHAKE_SIZE {
                 return;
             }
-            if self.to_client.is_empty() {
+            if !self.sent_s0s1s2 {
+                self.sent_s0s1s2 = true;
                 let c1 = self.from_client[1..1 + HANDSHAKE_SIZE].to_vec();
                 self.to_client.extend_from_slice(&[3]);
                 self.to_client.extend_from_slice(&[0x55; HANDSHAKE_SIZE]);
@@ -310,6 +313,19 @@ fn close_sends_the_stop_commands() {
         client.send_video(0, Bytes::from_static(&[0x17])),
         Err(SessionError::NotPublishing)
     );
+}
+
+#[test]
+fn oversized_media_is_refused_not_sent() {
+    let mut client = ClientSession::new(publish_config(), 0, &[7; 1528]);
+    let mut server = ScriptedServer::new();
+    start_publishing(&mut client, &mut server);
+    let huge = Bytes::from(vec![0u8; 0x100_0000]);
+    assert_eq!(
+        client.send_video(0, huge),
+        Err(SessionError::MessageTooLarge(0x100_0000))
+    );
+    assert!(!client.has_output());
 }
 
 #[test]
