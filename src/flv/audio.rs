@@ -303,7 +303,9 @@ pub fn parse_audio_body(body: &Bytes) -> Result<AudioTag, FlvError> {
     let &flags = body.first().ok_or(FlvError::Truncated("audio tag body"))?;
     match flags >> 4 {
         SOUND_FORMAT_AAC => {
-            let &packet_type = body.get(1).ok_or(FlvError::Truncated("AAC audio tag header"))?;
+            let &packet_type = body
+                .get(1)
+                .ok_or(FlvError::Truncated("AAC audio tag header"))?;
             match packet_type {
                 AAC_SEQUENCE_HEADER => Ok(AudioTag::AacSequenceHeader(body.slice(2..))),
                 AAC_RAW => Ok(AudioTag::AacFrame(body.slice(2..))),

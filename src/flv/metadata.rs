@@ -23,7 +23,11 @@ const SET_DATA_FRAME_AMF: &[u8] = b"\x02\x00\x0d@setDataFrame";
 /// fields ffmpeg and OBS also write (`audiosamplerate`, `audiosamplesize`, `stereo`) after
 /// `audiocodecid`/`audiodatarate`. Live streams have no duration, so it is 0. Data rates are in
 /// kbit/s and only written when a bitrate is known.
-pub fn on_metadata(video: Option<&VideoConfig>, audio: Option<&AudioConfig>, encoder: &str) -> Bytes {
+pub fn on_metadata(
+    video: Option<&VideoConfig>,
+    audio: Option<&AudioConfig>,
+    encoder: &str,
+) -> Bytes {
     let mut props: Vec<(String, Amf0Value)> = Vec::new();
     let mut num = |name: &str, value: f64| props.push((name.to_owned(), Amf0Value::Number(value)));
     num("duration", 0.0);
@@ -155,7 +159,9 @@ impl StreamMetadata {
             match key.as_str() {
                 "width" => meta.width = number.and_then(dimension),
                 "height" => meta.height = number.and_then(dimension),
-                "framerate" | "videoframerate" => meta.framerate = number.and_then(fraction_from_f64),
+                "framerate" | "videoframerate" => {
+                    meta.framerate = number.and_then(fraction_from_f64)
+                }
                 "AspectRatioX" => par_x = number.and_then(dimension),
                 "AspectRatioY" => par_y = number.and_then(dimension),
                 "videocodecid" => meta.video_codec_id = codec_id(value),
@@ -212,7 +218,9 @@ fn add_text<'a, T: gst::tags::Tag<'a, TagType = &'a str>>(
 
 fn bitrate_tags(kbps: Option<f64>) -> gst::TagList {
     let mut tags = gst::TagList::new();
-    let bps = kbps.map(|k| k * 1000.0).filter(|&b| b >= 1.0 && b <= f64::from(u32::MAX));
+    let bps = kbps
+        .map(|k| k * 1000.0)
+        .filter(|&b| b >= 1.0 && b <= f64::from(u32::MAX));
     if let Some(bps) = bps {
         tags.make_mut()
             .add::<gst::tags::NominalBitrate>(&(bps as u32), gst::TagMergeMode::Replace);

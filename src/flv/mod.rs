@@ -26,6 +26,8 @@ mod audio;
 mod bits;
 pub mod metadata;
 mod sps;
+#[cfg(test)]
+mod stream_tests;
 pub mod tag;
 #[cfg(test)]
 mod testdata;

@@ -119,7 +119,11 @@ pub(crate) fn parse_sps(nal: &[u8]) -> Option<SpsInfo> {
     let (mut crop_w, mut crop_h) = (0, 0);
     if r.read_bit()? {
         let (left, right, top, bottom) = (r.read_ue()?, r.read_ue()?, r.read_ue()?, r.read_ue()?);
-        let chroma_array_type = if separate_colour_plane { 0 } else { chroma_format_idc };
+        let chroma_array_type = if separate_colour_plane {
+            0
+        } else {
+            chroma_format_idc
+        };
         // Table 6-1: SubWidthC/SubHeightC; crop offsets are in chroma sample units.
         let (unit_x, unit_y) = match chroma_array_type {
             1 => (2, 2 * field_factor),

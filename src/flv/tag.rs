@@ -187,8 +187,8 @@ impl FlvTagReader {
             }
             let tag_type =
                 TagType::from_u8(header[0]).ok_or(FlvError::InvalidTagType(header[0]))?;
-            let size = usize::from(header[1]) << 16 | usize::from(header[2]) << 8
-                | usize::from(header[3]);
+            let size =
+                usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
             if size > self.max_tag_size {
                 return Err(FlvError::TagTooLarge {
                     size,

@@ -1,3 +1,5 @@
+//! Tests for `flv::tag`, with byte excerpts from real captures in `testdata`.
+
 use super::*;
 use crate::flv::testdata::{FLV_EXCERPT, hex};
 
@@ -209,7 +211,10 @@ fn declared_size_is_bounded_and_not_preallocated() {
     reader.push(Bytes::copy_from_slice(&huge));
     assert!(matches!(
         reader.next_tag(),
-        Err(FlvError::TagTooLarge { size: 0xff_ffff, .. })
+        Err(FlvError::TagTooLarge {
+            size: 0xff_ffff,
+            ..
+        })
     ));
 }
 

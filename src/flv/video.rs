@@ -8,9 +8,9 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::FlvError;
 use super::metadata::StreamMetadata;
 use super::sps::{SpsInfo, parse_sps};
-use super::FlvError;
 
 /// FLV CodecID for H.264/AVC.
 pub const CODEC_ID_AVC: u8 = 7;
@@ -98,7 +98,12 @@ impl AvcDecoderConfig {
     /// The `profile` string GStreamer uses in H.264 caps, for the common profiles.
     pub fn profile_name(&self) -> Option<&'static str> {
         let cs = self.profile_compatibility();
-        let (cs1, cs3, cs4, cs5) = (cs & 0x40 != 0, cs & 0x10 != 0, cs & 0x08 != 0, cs & 0x04 != 0);
+        let (cs1, cs3, cs4, cs5) = (
+            cs & 0x40 != 0,
+            cs & 0x10 != 0,
+            cs & 0x08 != 0,
+            cs & 0x04 != 0,
+        );
         Some(match self.profile_idc() {
             66 if cs1 => "constrained-baseline",
             66 => "baseline",
@@ -287,7 +292,9 @@ pub enum VideoTag {
     /// A video info/command frame (frame type 5); it carries no picture.
     Command,
     /// A legacy codec other than AVC.
-    Unsupported { codec_id: u8 },
+    Unsupported {
+        codec_id: u8,
+    },
     /// An Enhanced RTMP packet we do not map: another FourCC, multitrack or metadata.
     UnsupportedEnhanced {
         packet_type: u8,
@@ -336,7 +343,10 @@ pub fn parse_video_body(body: &Bytes) -> Result<VideoTag, FlvError> {
 
 fn parse_enhanced(body: &Bytes) -> Result<VideoTag, FlvError> {
     let truncated = FlvError::Truncated("enhanced video tag header");
-    let first = body.first().copied().ok_or(FlvError::Truncated("video tag body"))?;
+    let first = body
+        .first()
+        .copied()
+        .ok_or(FlvError::Truncated("video tag body"))?;
     let frame_type = (first >> 4) & 0x07;
     let mut packet_type = first & 0x0f;
     let mut pos = 1usize;
@@ -392,9 +402,7 @@ fn parse_enhanced(body: &Bytes) -> Result<VideoTag, FlvError> {
     }
     let rest = |from: usize| body.get(from..).map(|_| body.slice(from..));
     match packet_type {
-        EX_SEQUENCE_START => Ok(VideoTag::AvcSequenceHeader(
-            rest(pos).ok_or(truncated)?,
-        )),
+        EX_SEQUENCE_START => Ok(VideoTag::AvcSequenceHeader(rest(pos).ok_or(truncated)?)),
         EX_CODED_FRAMES => {
             let b = body.get(pos..pos + 3).ok_or(truncated.clone())?;
             Ok(VideoTag::AvcFrame {
@@ -439,14 +447,26 @@ pub fn video_caps(avcc: &Bytes, meta: &StreamMetadata) -> Result<gst::Caps, FlvE
     }
 
     let as_i32 = |v: u32| i32::try_from(v).ok().filter(|&v| v > 0);
-    let width = sps.as_ref().map(|s| s.width).or(meta.width).and_then(as_i32);
-    let height = sps.as_ref().map(|s| s.height).or(meta.height).and_then(as_i32);
+    let width = sps
+        .as_ref()
+        .map(|s| s.width)
+        .or(meta.width)
+        .and_then(as_i32);
+    let height = sps
+        .as_ref()
+        .map(|s| s.height)
+        .or(meta.height)
+        .and_then(as_i32);
     if let (Some(w), Some(h)) = (width, height) {
         builder = builder.field("width", w).field("height", h);
     }
 
-    let to_fraction =
-        |(n, d): (u32, u32)| Some(gst::Fraction::new(i32::try_from(n).ok()?, i32::try_from(d).ok()?));
+    let to_fraction = |(n, d): (u32, u32)| {
+        Some(gst::Fraction::new(
+            i32::try_from(n).ok()?,
+            i32::try_from(d).ok()?,
+        ))
+    };
     let framerate = meta
         .framerate
         .or_else(|| sps.as_ref().and_then(|s| s.framerate).and_then(to_fraction));

@@ -1,3 +1,5 @@
+//! Tests for `flv::video`, with byte excerpts from real captures in `testdata`.
+
 use super::*;
 use crate::flv::testdata::{
     AVC_B_FRAME_BODY_START, AVC_SEQUENCE_HEADER_330X190_BODY, AVC_SEQUENCE_HEADER_BODY, hex,
@@ -44,7 +46,10 @@ fn from_caps_explains_what_is_wrong() {
         .field("alignment", "au")
         .build();
     let err = VideoConfig::from_caps(&bytestream).unwrap_err();
-    assert!(matches!(&err, FlvError::UnsupportedCaps(m) if m.contains("h264parse")), "{err}");
+    assert!(
+        matches!(&err, FlvError::UnsupportedCaps(m) if m.contains("h264parse")),
+        "{err}"
+    );
 
     let nal = gst::Caps::builder("video/x-h264")
         .field("stream-format", "avc")
@@ -73,12 +78,18 @@ fn from_caps_explains_what_is_wrong() {
     assert!(VideoConfig::from_caps(&gst::Caps::new_empty()).is_err());
 
     for (bad, why) in [
-        (&b"\x00\x64\x00\x1f\xff\xe1\x00"[..], "configurationVersion is not 1"),
+        (
+            &b"\x00\x64\x00\x1f\xff\xe1\x00"[..],
+            "configurationVersion is not 1",
+        ),
         (&b"\x01\x64\x00\x1f\xff\xe1"[..], "shorter than 7 bytes"),
         (&b""[..], "empty"),
     ] {
         let caps = h264_caps(&Bytes::from_static(bad));
-        assert_eq!(VideoConfig::from_caps(&caps), Err(FlvError::InvalidAvcC(why)));
+        assert_eq!(
+            VideoConfig::from_caps(&caps),
+            Err(FlvError::InvalidAvcC(why))
+        );
     }
 }
 
@@ -86,10 +97,19 @@ fn from_caps_explains_what_is_wrong() {
 fn frame_headers() {
     assert_eq!(video_frame_header(true, 0), [0x17, 0x01, 0, 0, 0]);
     assert_eq!(video_frame_header(false, 40), [0x27, 0x01, 0, 0, 0x28]);
-    assert_eq!(video_frame_header(false, -40), [0x27, 0x01, 0xff, 0xff, 0xd8]);
+    assert_eq!(
+        video_frame_header(false, -40),
+        [0x27, 0x01, 0xff, 0xff, 0xd8]
+    );
     // Clamped to the SI24 range rather than wrapped.
-    assert_eq!(video_frame_header(false, i32::MAX), [0x27, 1, 0x7f, 0xff, 0xff]);
-    assert_eq!(video_frame_header(false, i32::MIN), [0x27, 1, 0x80, 0x00, 0x00]);
+    assert_eq!(
+        video_frame_header(false, i32::MAX),
+        [0x27, 1, 0x7f, 0xff, 0xff]
+    );
+    assert_eq!(
+        video_frame_header(false, i32::MIN),
+        [0x27, 1, 0x80, 0x00, 0x00]
+    );
     assert_eq!(&VideoConfig::end_of_sequence()[..], &[0x17, 0x02, 0, 0, 0]);
 }
 
@@ -184,7 +204,8 @@ fn garbage_and_truncated_bodies_are_errors() {
         for len in 0..=input.len() {
             let body = Bytes::copy_from_slice(&input[..len]);
             let _ = parse_video_body(&body);
-            let _ = AvcDecoderConfig::parse(&body).map(|c| (c.first_sps().map(|_| ()), c.sps_info()));
+            let _ =
+                AvcDecoderConfig::parse(&body).map(|c| (c.first_sps().map(|_| ()), c.sps_info()));
         }
     }
 }
@@ -268,7 +289,10 @@ fn caps_from_real_sequence_header() {
     assert_eq!(s.get::<&str>("alignment").unwrap(), "au");
     assert_eq!(s.get::<i32>("width").unwrap(), 320);
     assert_eq!(s.get::<i32>("height").unwrap(), 240);
-    assert_eq!(s.get::<gst::Fraction>("framerate").unwrap(), gst::Fraction::new(25, 1));
+    assert_eq!(
+        s.get::<gst::Fraction>("framerate").unwrap(),
+        gst::Fraction::new(25, 1)
+    );
     assert_eq!(
         s.get::<gst::Fraction>("pixel-aspect-ratio").unwrap(),
         gst::Fraction::new(1, 1)
@@ -276,7 +300,10 @@ fn caps_from_real_sequence_header() {
     assert_eq!(s.get::<&str>("profile").unwrap(), "high-4:4:4");
     assert_eq!(s.get::<&str>("level").unwrap(), "1.3");
     let codec_data = s.get::<gst::Buffer>("codec_data").unwrap();
-    assert_eq!(codec_data.map_readable().unwrap().as_slice(), &avcc_444()[..]);
+    assert_eq!(
+        codec_data.map_readable().unwrap().as_slice(),
+        &avcc_444()[..]
+    );
 
     // Cropped 330x190, High 4:2:0; metadata frame rate wins over the SPS's.
     let avcc = Bytes::from(hex(AVC_SEQUENCE_HEADER_330X190_BODY)).slice(5..);
@@ -328,9 +355,11 @@ fn caps_fall_back_to_metadata_without_a_parsable_sps() {
 #[test]
 fn level_names() {
     let level = |profile: u8, compat: u8, level: u8| {
-        AvcDecoderConfig::parse(&Bytes::copy_from_slice(&[1, profile, compat, level, 0xff, 0xe0, 0]))
-            .unwrap()
-            .level_name()
+        AvcDecoderConfig::parse(&Bytes::copy_from_slice(&[
+            1, profile, compat, level, 0xff, 0xe0, 0,
+        ]))
+        .unwrap()
+        .level_name()
     };
     assert_eq!(level(66, 0x10, 11), Some("1b"));
     assert_eq!(level(100, 0x10, 11), Some("1.1"));
