@@ -48,7 +48,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
 
     pipeline.add_many([
-        &video_src, &video_caps, &encoder, &h264parse, &audio_src, &aac, &aacparse, &sink,
+        &video_src,
+        &video_caps,
+        &encoder,
+        &h264parse,
+        &audio_src,
+        &aac,
+        &aacparse,
+        &sink,
     ])?;
     gst::Element::link_many([&video_src, &video_caps, &encoder, &h264parse])?;
     h264parse.link_pads(None, &sink, Some("video"))?;

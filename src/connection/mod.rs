@@ -16,9 +16,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::location::Settings;
 use crate::protocol::session::{
-    ClientConfig, SessionError, SessionEvent, SessionStats, StopCommands,
+    ClientConfig, SessionError, SessionEvent, SessionMode, SessionStats, StopCommands,
 };
+
+/// Media waiting to be written before `send` blocks, unless an element sets its own bound.
+pub const DEFAULT_MAX_OUTGOING_BYTES: usize = 8 * 1024 * 1024;
+/// Received media waiting for the element before reading pauses.
+pub const DEFAULT_MAX_INCOMING_BYTES: usize = 4 * 1024 * 1024;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -69,13 +75,95 @@ impl From<SessionError> for ConnectionError {
     }
 }
 
+/// Whether the element publishes or plays, for naming errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Publish,
+    Play,
+}
+
+impl ConnectionError {
+    /// The GStreamer error message for this failure, naming the cause.
+    pub fn to_error_message(&self, direction: Direction) -> gst::ErrorMessage {
+        use crate::protocol::session::SessionError as S;
+        let text = self.to_string();
+        let open = match direction {
+            Direction::Publish => gst::ResourceError::OpenWrite,
+            Direction::Play => gst::ResourceError::OpenRead,
+        };
+        let transfer = match direction {
+            Direction::Publish => gst::ResourceError::Write,
+            Direction::Play => gst::ResourceError::Read,
+        };
+        let kind = match self {
+            ConnectionError::Resolve { .. } => gst::ResourceError::NotFound,
+            ConnectionError::Refused(_)
+            | ConnectionError::Connect { .. }
+            | ConnectionError::Timeout(_) => open,
+            ConnectionError::Session(session) => match session.as_ref() {
+                S::PublishBadName(_) => gst::ResourceError::Busy,
+                S::PublishDenied(_) | S::ConnectRejected { .. } => {
+                    gst::ResourceError::NotAuthorized
+                }
+                S::StreamNotFound(_) => gst::ResourceError::NotFound,
+                S::Handshake(_) | S::CreateStreamFailed(_) | S::StreamFailed { .. } => open,
+                _ => transfer,
+            },
+            ConnectionError::Io(_) | ConnectionError::Closed | ConnectionError::Flushing => {
+                transfer
+            }
+        };
+        gst::error_msg!(kind, ["{text}"])
+    }
+}
+
+impl ConnectOptions {
+    /// Options from the properties both elements share; the caller adjusts element-specific ones.
+    pub fn from_settings(
+        settings: &Settings,
+        mode: SessionMode,
+    ) -> Result<ConnectOptions, gst::ErrorMessage> {
+        settings.validate().map_err(|e| {
+            gst::error_msg!(gst::ResourceError::Settings, ["Invalid location: {e}"])
+        })?;
+        let extra = settings.extra_args().map_err(|e| {
+            gst::error_msg!(
+                gst::ResourceError::Settings,
+                ["Invalid extra-connect-args: {e}"]
+            )
+        })?;
+        let location = &settings.location;
+        let mut session = ClientConfig::new(&location.application, &location.tc_url(), mode);
+        session.flash_ver = settings.flash_version.clone();
+        session.extra_connect_args = extra;
+        Ok(ConnectOptions {
+            host: location.host.clone(),
+            port: location.port,
+            timeout: Duration::from_secs(u64::from(settings.timeout.max(1))),
+            session,
+            stop_commands: StopCommands::default(),
+            max_outgoing_bytes: DEFAULT_MAX_OUTGOING_BYTES,
+            max_incoming_bytes: DEFAULT_MAX_INCOMING_BYTES,
+        })
+    }
+}
+
 /// What an element asks the I/O thread to send while publishing.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
-    Audio { timestamp: u32, payload: Bytes },
-    Video { timestamp: u32, payload: Bytes },
+    Audio {
+        timestamp: u32,
+        payload: Bytes,
+    },
+    Video {
+        timestamp: u32,
+        payload: Bytes,
+    },
     /// An AMF0 data message body, e.g. `@setDataFrame onMetaData {...}`.
-    Data { timestamp: u32, payload: Bytes },
+    Data {
+        timestamp: u32,
+        payload: Bytes,
+    },
     ChunkSize(u32),
 }
 

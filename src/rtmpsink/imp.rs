@@ -308,9 +308,10 @@ impl URIHandlerImpl for RtmpSink {
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
-        let pspec = self.obj().find_property("location").ok_or_else(|| {
-            glib::Error::new(gst::URIError::BadState, "no location property")
-        })?;
+        let pspec = self
+            .obj()
+            .find_property("location")
+            .ok_or_else(|| glib::Error::new(gst::URIError::BadState, "no location property"))?;
         self.settings().common.set_property(&uri.to_value(), &pspec)
     }
 }

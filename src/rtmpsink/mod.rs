@@ -17,7 +17,7 @@ pub use writer::{MediaCounters, error_message};
 /// Outgoing chunk size; larger than the protocol's 128 to save header bytes, as OBS and FFmpeg do.
 pub const DEFAULT_CHUNK_SIZE: u32 = 4096;
 /// Media queued for the connection before upstream is blocked.
-pub const DEFAULT_MAX_QUEUE_BYTES: usize = 8 * 1024 * 1024;
+pub const DEFAULT_MAX_QUEUE_BYTES: usize = crate::connection::DEFAULT_MAX_OUTGOING_BYTES;
 
 glib::wrapper! {
     pub struct RtmpSink(ObjectSubclass<imp::RtmpSink>) @extends gst::Bin, gst::Element, gst::Object,

@@ -180,15 +180,12 @@ impl RtmpMux {
     }
 
     fn send_metadata(&self, state: &State) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let body = metadata::on_metadata(state.video.video.as_ref(), state.audio.audio.as_ref(), ENCODER);
-        self.push_tag(
-            TagType::Script,
-            0,
-            &body,
-            None,
-            gst::ClockTime::ZERO,
-            false,
-        )
+        let body = metadata::on_metadata(
+            state.video.video.as_ref(),
+            state.audio.audio.as_ref(),
+            ENCODER,
+        );
+        self.push_tag(TagType::Script, 0, &body, None, gst::ClockTime::ZERO, false)
     }
 }
 
@@ -327,7 +324,11 @@ impl AggregatorImpl for RtmpMux {
         let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
         if video {
             let Some(config) = state.video.video.clone() else {
-                gst::element_imp_error!(self, gst::CoreError::Negotiation, ["Video data before caps"]);
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ["Video data before caps"]
+                );
                 return Err(gst::FlowError::NotNegotiated);
             };
             if std::mem::take(&mut state.video.header_pending) {
@@ -344,10 +345,21 @@ impl AggregatorImpl for RtmpMux {
                 None => 0,
             };
             let prefix = video_frame_header(keyframe, cts_ms);
-            self.push_tag(TagType::Video, timestamp_ms, &prefix, Some(buffer), running, !keyframe)
+            self.push_tag(
+                TagType::Video,
+                timestamp_ms,
+                &prefix,
+                Some(buffer),
+                running,
+                !keyframe,
+            )
         } else {
             let Some(config) = state.audio.audio.clone() else {
-                gst::element_imp_error!(self, gst::CoreError::Negotiation, ["Audio data before caps"]);
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ["Audio data before caps"]
+                );
                 return Err(gst::FlowError::NotNegotiated);
             };
             if std::mem::take(&mut state.audio.header_pending)

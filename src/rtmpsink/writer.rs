@@ -10,17 +10,13 @@ use gst::glib;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
-use crate::connection::{ConnectOptions, Connection, ConnectionError, Outgoing};
+use crate::connection::{ConnectOptions, Connection, ConnectionError, Direction, Outgoing};
 use crate::flv::{FlvTagReader, TagType, metadata};
 use crate::location::Settings;
 use crate::protocol::session::{SessionMode, StopCommands};
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "rtmpsink",
-        gst::DebugColorFlags::empty(),
-        Some("RTMP sink"),
-    )
+    gst::DebugCategory::new("rtmpsink", gst::DebugColorFlags::empty(), Some("RTMP sink"))
 });
 
 /// Settings of the `rtmpsink` bin that the writer needs, shared with it.
@@ -65,7 +61,11 @@ impl RtmpWriter {
     }
 
     fn settings(&self) -> SinkSettings {
-        let shared = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let shared = self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         match shared {
             Some(s) => s.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             None => SinkSettings {
@@ -139,11 +139,22 @@ impl RtmpWriter {
         gst::FlowError::Error
     }
 
-    fn send_tag(&self, tag_type: TagType, timestamp: u32, body: Bytes) -> Result<(), ConnectionError> {
+    fn send_tag(
+        &self,
+        tag_type: TagType,
+        timestamp: u32,
+        body: Bytes,
+    ) -> Result<(), ConnectionError> {
         let len = body.len() as u64;
         let item = match tag_type {
-            TagType::Audio => Outgoing::Audio { timestamp, payload: body },
-            TagType::Video => Outgoing::Video { timestamp, payload: body },
+            TagType::Audio => Outgoing::Audio {
+                timestamp,
+                payload: body,
+            },
+            TagType::Video => Outgoing::Video {
+                timestamp,
+                payload: body,
+            },
             TagType::Script => Outgoing::Data {
                 timestamp,
                 payload: metadata::set_data_frame(&body),
@@ -176,65 +187,22 @@ impl RtmpWriter {
     }
 }
 
-/// Builds the connection options from the element's settings.
+/// Builds the connection options from the bin's settings.
 fn connect_options(settings: &SinkSettings) -> Result<ConnectOptions, gst::ErrorMessage> {
-    let common = &settings.common;
-    common.validate().map_err(|e| {
-        gst::error_msg!(gst::ResourceError::Settings, ["Invalid location: {e}"])
-    })?;
-    let extra = common.extra_args().map_err(|e| {
-        gst::error_msg!(gst::ResourceError::Settings, ["Invalid extra-connect-args: {e}"])
-    })?;
-    let location = &common.location;
     let mode = SessionMode::Publish {
-        stream: location.stream.clone(),
+        stream: settings.common.location.stream.clone(),
         publish_type: "live".into(),
     };
-    let mut session = crate::protocol::session::ClientConfig::new(
-        &location.application,
-        &location.tc_url(),
-        mode,
-    );
-    session.flash_ver = common.flash_version.clone();
-    session.extra_connect_args = extra;
-    session.chunk_size = settings.chunk_size;
-    Ok(ConnectOptions {
-        host: location.host.clone(),
-        port: location.port,
-        timeout: Duration::from_secs(u64::from(common.timeout.max(1))),
-        session,
-        stop_commands: settings.stop_commands,
-        max_outgoing_bytes: settings.max_queue_bytes,
-        max_incoming_bytes: 1024 * 1024,
-    })
+    let mut options = ConnectOptions::from_settings(&settings.common, mode)?;
+    options.session.chunk_size = settings.chunk_size;
+    options.stop_commands = settings.stop_commands;
+    options.max_outgoing_bytes = settings.max_queue_bytes;
+    Ok(options)
 }
 
-/// The GStreamer error for a connection failure, naming the cause.
+/// The GStreamer error for a publishing connection's failure.
 pub fn error_message(err: &ConnectionError) -> gst::ErrorMessage {
-    use crate::protocol::session::SessionError as S;
-    let text = err.to_string();
-    match err {
-        ConnectionError::Resolve { .. } => {
-            gst::error_msg!(gst::ResourceError::NotFound, ["{text}"])
-        }
-        ConnectionError::Refused(_)
-        | ConnectionError::Connect { .. }
-        | ConnectionError::Timeout(_) => {
-            gst::error_msg!(gst::ResourceError::OpenWrite, ["{text}"])
-        }
-        ConnectionError::Session(session) => match session.as_ref() {
-            S::PublishBadName(_) => gst::error_msg!(gst::ResourceError::Busy, ["{text}"]),
-            S::PublishDenied(_) | S::ConnectRejected { .. } => {
-                gst::error_msg!(gst::ResourceError::NotAuthorized, ["{text}"])
-            }
-            S::StreamNotFound(_) => gst::error_msg!(gst::ResourceError::NotFound, ["{text}"]),
-            S::Handshake(_) => gst::error_msg!(gst::ResourceError::OpenWrite, ["{text}"]),
-            _ => gst::error_msg!(gst::ResourceError::Write, ["{text}"]),
-        },
-        ConnectionError::Io(_) | ConnectionError::Closed | ConnectionError::Flushing => {
-            gst::error_msg!(gst::ResourceError::Write, ["{text}"])
-        }
-    }
+    err.to_error_message(Direction::Publish)
 }
 
 #[glib::object_subclass]
