@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{LiveReader, Nginx, decode_errors, probe, video_pict_types};
+use common::{LiveReader, Nginx, decode_errors, probe, video_frame_pts_ms, video_pict_types};
 use gst::prelude::*;
 
 fn init() {
@@ -155,6 +155,12 @@ fn b_frames_keep_their_order_and_decode() {
         "no B-frames reached the server"
     );
     assert_eq!(decode_errors(&recording), "");
+    // FLV timestamps are in ms: at 30 fps, display times step by 33 or 34 ms, in order.
+    let pts = video_frame_pts_ms(&recording);
+    assert_eq!(pts.len(), 60);
+    for pair in pts.windows(2) {
+        assert!((33..=34).contains(&(pair[1] - pair[0])), "display times {pts:?}");
+    }
 }
 
 #[test]
@@ -234,7 +240,8 @@ fn flvmux_output_is_accepted() {
         &format!(
             "flvmux name=m streamable=true ! rtmpsink name=s location={url} sync=false \
              {VIDEO_320} ! m. \
-             audiotestsrc num-buffers=60 ! audio/x-raw,rate=44100,channels=2 ! voaacenc ! aacparse ! m."
+             audiotestsrc num-buffers=60 samplesperbuffer=1024 ! audio/x-raw,rate=44100,channels=2 \
+             ! voaacenc ! aacparse ! m."
         ),
         Duration::from_secs(30),
     );
@@ -242,7 +249,10 @@ fn flvmux_output_is_accepted() {
     let recording = nginx.wait_recording("flvmux", Duration::from_secs(10));
     let probe = probe(&recording);
     assert_eq!(probe.video().unwrap().nb_read_frames, Some(50));
-    assert_eq!(probe.audio().unwrap().sample_rate, Some(44100));
+    let audio = probe.audio().unwrap();
+    assert_eq!(audio.sample_rate, Some(44100));
+    // 60 buffers of 1024 samples make 60 AAC frames.
+    assert_eq!(audio.nb_read_frames, Some(60));
     assert_eq!(decode_errors(&recording), "");
 }
 
@@ -303,4 +313,64 @@ fn byte_stream_h264_is_refused_with_a_clear_error() {
         "videotestsrc num-buffers=5 ! x264enc ! video/x-h264,stream-format=byte-stream ! rtmpsink location={url}"
     ));
     assert!(result.is_err(), "byte-stream H.264 linked to rtmpsink");
+}
+
+#[test]
+fn sync_true_paces_a_non_live_source_in_real_time() {
+    let nginx = Nginx::start();
+    let url = nginx.url("live/paced");
+    let start = std::time::Instant::now();
+    // 2 s of video from a non-live source: with sync=true it must take about 2 s, not a burst.
+    let outcome = run(
+        &format!(
+            "videotestsrc num-buffers=50 ! video/x-raw,width=160,height=120,framerate=25/1 \
+             ! x264enc speed-preset=ultrafast ! h264parse ! rtmpsink name=s location={url} sync=true"
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    assert!(
+        start.elapsed() >= Duration::from_millis(1800),
+        "published 2 s of media in {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn password_never_appears_in_logs_errors_or_location() {
+    let port = common::free_port();
+    let location = format!("rtmp://alice:s3cr3tpw@127.0.0.1:{port}/live/x");
+    let run = common::gst_launch_args_env(
+        &[
+            "videotestsrc",
+            "num-buffers=5",
+            "!",
+            "x264enc",
+            "!",
+            "h264parse",
+            "!",
+            "rtmpsink",
+            &format!("location={location}"),
+            "timeout=2",
+        ],
+        &[("GST_DEBUG", "rtmp*:9")],
+        Duration::from_secs(30),
+    );
+    assert!(!run.success(), "publishing to a closed port must fail");
+    // Our debug categories at full detail; GStreamer core itself logs pipeline descriptions verbatim.
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("refused"), "{all}");
+    assert!(!all.contains("s3cr3tpw"), "password leaked:\n{all}");
+    // The logs did name the location, without the password.
+    assert!(all.contains("publishing to rtmp://alice@127.0.0.1"), "{all}");
+
+    init();
+    let sink = gst::ElementFactory::make("rtmpsink")
+        .property("location", &location)
+        .build()
+        .unwrap();
+    let read_back: String = sink.property("location");
+    assert_eq!(read_back, format!("rtmp://alice@127.0.0.1:{port}/live/x"));
+    assert_eq!(sink.property::<Option<String>>("password"), None);
+    assert!(!format!("{sink:?}").contains("s3cr3tpw"));
 }

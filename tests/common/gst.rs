@@ -117,9 +117,15 @@ pub fn split_args(s: &str) -> Vec<String> {
 
 /// Runs `gst-launch-1.0 -e ARGS...` with our plugin, killing it after `timeout`.
 pub fn gst_launch_args(args: &[&str], timeout: Duration) -> Finished {
+    gst_launch_args_env(args, &[], timeout)
+}
+
+/// Like [`gst_launch_args`] with extra environment variables (e.g. `GST_DEBUG`).
+pub fn gst_launch_args_env(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Finished {
     let registry = TempDir::new("gst-registry");
     run_with_timeout(
         gst_command("gst-launch-1.0", &registry)
+            .envs(env.iter().copied())
             .arg("-e")
             .args(args),
         timeout,

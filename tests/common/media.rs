@@ -133,6 +133,23 @@ pub fn decode_errors(path_or_url: impl AsRef<OsStr>) -> String {
     errors
 }
 
+/// Presentation timestamps (ms) of every decoded video frame, in the order the decoder outputs
+/// them (display order): with correct composition times they strictly increase.
+pub fn video_frame_pts_ms(path: impl AsRef<OsStr>) -> Vec<i64> {
+    let out = run_with_timeout(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0"])
+            .args(["-show_entries", "frame=pts", "-of", "csv=p=0"])
+            .arg(path.as_ref()),
+        PROBE_TIMEOUT,
+    );
+    out.assert_success("ffprobe frame pts");
+    out.stdout
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect()
+}
+
 /// `pict_type` of every decoded video frame in order (e.g. "IPBBP..."), to check for B-frames.
 pub fn video_pict_types(path: impl AsRef<OsStr>) -> String {
     let out = run_with_timeout(

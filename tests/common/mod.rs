@@ -11,10 +11,10 @@ pub mod media;
 pub mod nginx;
 pub mod process;
 
-pub use gst::{gst_inspect, gst_launch, gst_launch_args, gst_plugin_path};
+pub use gst::{gst_inspect, gst_launch, gst_launch_args, gst_launch_args_env, gst_plugin_path};
 pub use media::{
     AudioCodec, LiveReader, Probe, StreamInfo, TestFlv, decode_errors, ffmpeg_publish_file,
-    make_test_flv, probe, try_probe, video_pict_types,
+    make_test_flv, probe, try_probe, video_frame_pts_ms, video_pict_types,
 };
 pub use nginx::Nginx;
 pub use process::{Finished, Proc, run_with_timeout};
