@@ -64,7 +64,9 @@ fn run(description: &str, timeout: Duration) -> Outcome {
             gst::PadProbeReturn::Ok
         });
     }
-    pipeline.set_state(gst::State::Playing).expect("set to PLAYING");
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("set to PLAYING");
     let bus = pipeline.bus().expect("bus");
     let mut outcome = Outcome {
         eos: false,
@@ -159,7 +161,10 @@ fn b_frames_keep_their_order_and_decode() {
     let pts = video_frame_pts_ms(&recording);
     assert_eq!(pts.len(), 60);
     for pair in pts.windows(2) {
-        assert!((33..=34).contains(&(pair[1] - pair[0])), "display times {pts:?}");
+        assert!(
+            (33..=34).contains(&(pair[1] - pair[0])),
+            "display times {pts:?}"
+        );
     }
 }
 
@@ -275,7 +280,11 @@ fn second_publisher_on_the_same_name_gets_bad_name() {
     first.set_state(gst::State::Null).unwrap();
     let (err, _) = outcome.error.as_ref().expect("second publisher fails");
     assert!(err.matches(gst::ResourceError::Busy), "{err:?}");
-    assert!(outcome.error_text().contains("BadName"), "{}", outcome.error_text());
+    assert!(
+        outcome.error_text().contains("BadName"),
+        "{}",
+        outcome.error_text()
+    );
 }
 
 #[test]
@@ -289,7 +298,11 @@ fn server_not_listening_is_a_clear_error() {
     assert!(start.elapsed() < Duration::from_secs(10));
     let (err, _) = outcome.error.as_ref().expect("error");
     assert!(err.matches(gst::ResourceError::OpenWrite), "{err:?}");
-    assert!(outcome.error_text().contains("refused"), "{}", outcome.error_text());
+    assert!(
+        outcome.error_text().contains("refused"),
+        "{}",
+        outcome.error_text()
+    );
 }
 
 #[test]
@@ -362,7 +375,10 @@ fn password_never_appears_in_logs_errors_or_location() {
     assert!(all.contains("refused"), "{all}");
     assert!(!all.contains("s3cr3tpw"), "password leaked:\n{all}");
     // The logs did name the location, without the password.
-    assert!(all.contains("publishing to rtmp://alice@127.0.0.1"), "{all}");
+    assert!(
+        all.contains("publishing to rtmp://alice@127.0.0.1"),
+        "{all}"
+    );
 
     init();
     let sink = gst::ElementFactory::make("rtmpsink")
