@@ -390,3 +390,125 @@ fn password_never_appears_in_logs_errors_or_location() {
     assert_eq!(sink.property::<Option<String>>("password"), None);
     assert!(!format!("{sink:?}").contains("s3cr3tpw"));
 }
+
+#[test]
+fn rtmp_uris_make_our_sink() {
+    init();
+    let sink = gst::Element::make_from_uri(
+        gst::URIType::Sink,
+        "rtmp://example.com:1936/app/inst/key?token=abc",
+        None,
+    )
+    .expect("an element for rtmp://");
+    assert_eq!(sink.factory().unwrap().name(), "rtmpsink");
+    assert_eq!(sink.property::<String>("host"), "example.com");
+    assert_eq!(sink.property::<i32>("port"), 1936);
+    assert_eq!(sink.property::<String>("application"), "app/inst");
+    assert_eq!(sink.property::<String>("stream"), "key?token=abc");
+}
+
+#[test]
+fn unknown_host_is_a_clear_error() {
+    let outcome = run(
+        &format!(
+            "{VIDEO_320} ! rtmpsink name=s location=rtmp://no-such-host.invalid/live/x timeout=5"
+        ),
+        Duration::from_secs(30),
+    );
+    let (err, _) = outcome.error.as_ref().expect("error");
+    assert!(err.matches(gst::ResourceError::NotFound), "{err:?}");
+    assert!(
+        outcome.error_text().contains("no-such-host.invalid"),
+        "{}",
+        outcome.error_text()
+    );
+}
+
+/// A TCP server on a free port that answers every connection with `reply` (or nothing) and keeps
+/// the socket open for a while.
+fn fake_server(reply: &'static [u8]) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut socket, _)) = listener.accept() {
+            use std::io::Write;
+            let _ = socket.write_all(reply);
+            std::thread::sleep(Duration::from_secs(15));
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_that_is_not_rtmp_fails_the_handshake() {
+    let port = fake_server(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    let outcome = run(
+        &format!("{VIDEO_320} ! rtmpsink name=s location=rtmp://127.0.0.1:{port}/live/x timeout=5"),
+        Duration::from_secs(30),
+    );
+    let (err, _) = outcome.error.as_ref().expect("error");
+    assert!(err.matches(gst::ResourceError::OpenWrite), "{err:?}");
+    assert!(
+        outcome.error_text().contains("handshake"),
+        "{}",
+        outcome.error_text()
+    );
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    let port = fake_server(b"");
+    let start = std::time::Instant::now();
+    let outcome = run(
+        &format!("{VIDEO_320} ! rtmpsink name=s location=rtmp://127.0.0.1:{port}/live/x timeout=2"),
+        Duration::from_secs(30),
+    );
+    let elapsed = start.elapsed();
+    let (err, _) = outcome.error.as_ref().expect("error");
+    assert!(err.matches(gst::ResourceError::OpenWrite), "{err:?}");
+    assert!(
+        outcome.error_text().contains("timed out"),
+        "{}",
+        outcome.error_text()
+    );
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
+        "{elapsed:?}"
+    );
+}
+
+#[test]
+fn null_during_connect_returns_at_once() {
+    init();
+    let port = fake_server(b"");
+    let pipeline = gst::parse::launch(&format!(
+        "{VIDEO_320} ! rtmpsink location=rtmp://127.0.0.1:{port}/live/x timeout=30"
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let start = std::time::Instant::now();
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn denied_publish_is_an_error_not_eos() {
+    let nginx = Nginx::start_with("application closed { live on; deny publish all; }");
+    let url = nginx.url("closed/x");
+    let outcome = run(
+        &format!("{VIDEO_320} ! rtmpsink name=s location={url} timeout=5"),
+        Duration::from_secs(30),
+    );
+    // nginx-rtmp answers `deny publish` with NetStream.Publish.Start and then drops the
+    // connection (or resets it), so all a client can tell is that the server went away.
+    assert!(!outcome.eos, "{outcome:?}");
+    let (err, _) = outcome.error.as_ref().expect("error");
+    assert!(err.matches(gst::ResourceError::Write), "{err:?}");
+    let text = outcome.error_text();
+    assert!(text.contains("closed") || text.contains("reset"), "{text}");
+}
