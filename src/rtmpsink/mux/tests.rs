@@ -1,7 +1,6 @@
 //! The muxer driven through gst-check harnesses: what FLV tags come out for given buffers and caps.
 
 use gst::glib;
-use gst::prelude::*;
 
 use crate::flv::{FlvTagReader, TagType, VideoTag, parse_video_body};
 
