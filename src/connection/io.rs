@@ -4,7 +4,7 @@
 //! readable/writable and keeps reading or writing until the kernel says WouldBlock.
 
 use std::collections::VecDeque;
-use std::io::{ErrorKind, IoSlice, Read, Write};
+use std::io::{ErrorKind, IoSlice};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use super::transport::{TlsFailure, Transport};
 use super::{CAT, ConnectOptions, ConnectionError, Inner, Outgoing, Phase, Shared};
 use crate::protocol::session::{ClientSession, SessionEvent, SessionMode, SessionState};
 
@@ -69,9 +70,14 @@ struct Io {
 impl Io {
     fn run(&mut self) -> Result<(), ConnectionError> {
         let deadline = Instant::now() + self.options.timeout;
-        let mut stream = self.connect(deadline)?;
+        let stream = self.connect(deadline)?;
         // Media is latency-sensitive and we batch writes ourselves.
         let _ = stream.set_nodelay(true);
+        let mut stream = match &self.options.tls {
+            None => Transport::Plain(stream),
+            Some(tls) => Transport::tls(stream, &self.options.host, tls)
+                .map_err(|e| ConnectionError::Tls(e.to_string()))?,
+        };
         let mut random = vec![0u8; 1528];
         // Randomness only makes C1 unpredictable; a fixed pattern still completes the handshake.
         let _ = getrandom::fill(&mut random);
@@ -84,8 +90,8 @@ impl Io {
             session.take_output(&mut self.pending);
             self.unsent = self.pending.iter().map(Bytes::len).sum();
             self.write(&mut stream, session.state())?;
-            if closing && self.pending.is_empty() {
-                let _ = stream.shutdown(std::net::Shutdown::Both);
+            if closing && self.pending.is_empty() && !stream.has_buffered_output() {
+                let _ = stream.tcp().shutdown(std::net::Shutdown::Both);
                 return Ok(());
             }
             let timeout = match (session.state(), close_deadline) {
@@ -249,9 +255,17 @@ impl Io {
 
     fn write(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut Transport,
         state: SessionState,
     ) -> Result<(), ConnectionError> {
+        if self.writable && stream.has_buffered_output() {
+            match stream.flush_buffered() {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(e, state)),
+            }
+        }
         // Empty slices (a message without payload) would make write_vectored return 0.
         self.pending.retain(|b| !b.is_empty());
         while self.writable && !self.pending.is_empty() {
@@ -288,7 +302,7 @@ impl Io {
 
     fn read(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut Transport,
         session: &mut ClientSession,
     ) -> Result<(), ConnectionError> {
         let buffer = session.recv_buffer();
@@ -364,6 +378,9 @@ fn closed_error(state: SessionState) -> ConnectionError {
 
 /// A reset is a close too: servers that refuse often close with our data still unread.
 fn io_error(err: std::io::Error, state: SessionState) -> ConnectionError {
+    if let Some(tls) = err.get_ref().and_then(|e| e.downcast_ref::<TlsFailure>()) {
+        return ConnectionError::Tls(tls.0.to_string());
+    }
     match err.kind() {
         ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
             match closed_error(state) {
