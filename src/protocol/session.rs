@@ -19,6 +19,10 @@ use super::command::{self, ConnectParams, ConnectPurpose, Status};
 use super::handshake::{ClientHandshake, HandshakeError, HandshakeMode, HandshakeProgress};
 use super::message::{Message, MessageError, UserControlEvent, csid, split_aggregate, type_id};
 
+/// Largest message we accept from the peer by default: far above any real video frame, far below
+/// what 64 chunk streams of 16 MiB messages would let a hostile server make us hold.
+pub const DEFAULT_MAX_MESSAGE_SIZE: u32 = 8 * 1024 * 1024;
+
 /// The window we ask the peer to acknowledge by, as FFmpeg and rtmp2 do.
 pub const DEFAULT_WINDOW_ACK_SIZE: u32 = 2_500_000;
 
@@ -67,7 +71,7 @@ impl ClientConfig {
             handshake: HandshakeMode::Simple,
             chunk_size: 4096,
             window_ack_size: DEFAULT_WINDOW_ACK_SIZE,
-            max_message_size: super::chunk::MAX_MESSAGE_LENGTH,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod media;
 pub mod nginx;
 pub mod pipeline;
 pub mod process;
+pub mod rtmp_server;
 pub mod tls;
 
 pub use gst::{gst_inspect, gst_launch, gst_launch_args, gst_launch_args_env, gst_plugin_path};

@@ -1,0 +1,305 @@
+//! rtmpsink against a scripted server that misbehaves in each way a real one might: every case
+//! must end in a clear error (or EOS where the protocol allows) within the timeout, and a state
+//! change to NULL must return at once whatever the server is doing.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::pipeline::{init, run};
+use common::rtmp_server::{Conn, ScriptedServer, info};
+use gst::prelude::*;
+use gstrtmp::protocol::amf0::Amf0Value;
+use gstrtmp::protocol::chunk::RawMessage;
+
+const VIDEO: &str = "videotestsrc num-buffers=25 ! video/x-raw,width=160,height=120,framerate=25/1 \
+     ! x264enc speed-preset=ultrafast ! h264parse";
+
+/// Publishes 1 s of video to `server` with a 3 s timeout; returns the outcome and how long it took.
+fn publish(server: &ScriptedServer) -> (common::pipeline::Outcome, Duration) {
+    let start = Instant::now();
+    let outcome = run(
+        &format!(
+            "{VIDEO} ! rtmpsink name=s location={} timeout=3 sync=false",
+            server.url("live/x")
+        ),
+        Duration::from_secs(30),
+    );
+    (outcome, start.elapsed())
+}
+
+fn assert_error(outcome: &common::pipeline::Outcome, kind: gst::ResourceError, text: &str) {
+    assert!(!outcome.eos, "ended with EOS instead of an error");
+    let (err, _) = outcome.error.as_ref().expect("an error");
+    assert!(err.matches(kind), "{err:?}");
+    assert!(
+        outcome.error_text().contains(text),
+        "{}",
+        outcome.error_text()
+    );
+}
+
+#[test]
+fn closing_during_the_handshake() {
+    let server = ScriptedServer::start(|mut c: Conn| {
+        c.read_exact(1537);
+        c.write(&[3; 700]);
+    });
+    let (outcome, took) = publish(&server);
+    assert_error(
+        &outcome,
+        gst::ResourceError::OpenWrite,
+        "during the handshake",
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn garbage_after_the_handshake() {
+    let server = ScriptedServer::start(|mut c: Conn| {
+        c.handshake();
+        // A continuation chunk on a chunk stream that never started, then noise.
+        c.write(&[0xC9, 0xDE, 0xAD, 0xBE, 0xEF, 0x13, 0x37]);
+        c.stall(Duration::from_secs(5));
+    });
+    let (outcome, took) = publish(&server);
+    assert_error(&outcome, gst::ResourceError::Write, "invalid chunk stream");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn a_16_mib_message_is_refused_before_it_is_buffered() {
+    let server = ScriptedServer::start(|mut c: Conn| {
+        c.handshake();
+        // Type-0 header on csid 3 claiming 0xFFFFFF bytes, then a little data.
+        c.write(&[0x03, 0, 0, 0, 0xFF, 0xFF, 0xFF, 20, 0, 0, 0, 0]);
+        c.write(&[0; 128]);
+        c.stall(Duration::from_secs(5));
+    });
+    let (outcome, took) = publish(&server);
+    assert_error(&outcome, gst::ResourceError::Write, "exceeds the limit");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn stalling_in_the_middle_of_a_message_times_out() {
+    let server = ScriptedServer::start(|mut c: Conn| {
+        c.handshake();
+        c.expect_command("connect");
+        // The first 6 bytes of an 11-byte message header, and nothing more.
+        c.write(&[0x03, 0, 0, 0, 0, 0]);
+        c.stall(Duration::from_secs(10));
+    });
+    let (outcome, took) = publish(&server);
+    assert_error(&outcome, gst::ResourceError::OpenWrite, "timed out");
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn a_server_that_never_acknowledges_still_gets_the_whole_stream() {
+    let server = ScriptedServer::start(|mut c: Conn| {
+        if c.accept_publish() {
+            c.drain();
+        }
+    });
+    let (outcome, _) = publish(&server);
+    outcome.assert_eos();
+    let stats = outcome.stats.expect("stats");
+    assert_eq!(stats.get::<u64>("video-messages").unwrap(), 26);
+    assert_eq!(stats.get::<u64>("out-bytes-acked").unwrap(), 0);
+}
+
+#[test]
+fn error_answers_to_each_command() {
+    let connect_error = ScriptedServer::start(|mut c: Conn| {
+        c.handshake();
+        if let Some((txn, _)) = c.expect_command("connect") {
+            c.command(
+                "_error",
+                txn,
+                0,
+                vec![info("error", "NetConnection.Connect.Rejected")],
+            );
+            c.drain();
+        }
+    });
+    let (outcome, _) = publish(&connect_error);
+    assert_error(
+        &outcome,
+        gst::ResourceError::NotAuthorized,
+        "NetConnection.Connect.Rejected",
+    );
+
+    let create_error = ScriptedServer::start(|mut c: Conn| {
+        if c.accept_connect()
+            && let Some((txn, _)) = c.expect_command("createStream")
+        {
+            c.command(
+                "_error",
+                txn,
+                0,
+                vec![info("error", "NetConnection.Call.Failed")],
+            );
+            c.drain();
+        }
+    });
+    let (outcome, _) = publish(&create_error);
+    assert_error(&outcome, gst::ResourceError::OpenWrite, "create a stream");
+
+    let publish_error = ScriptedServer::start(|mut c: Conn| {
+        if c.accept_connect() && c.accept_create_stream() && c.expect_command("publish").is_some() {
+            c.status(1, "error", "NetStream.Publish.Failed");
+            c.drain();
+        }
+    });
+    let (outcome, _) = publish(&publish_error);
+    assert_error(
+        &outcome,
+        gst::ResourceError::OpenWrite,
+        "NetStream.Publish.Failed",
+    );
+}
+
+#[test]
+fn closing_in_the_middle_of_the_stream_is_an_error_not_eos() {
+    let server = ScriptedServer::start(|mut c: Conn| {
+        if c.accept_publish() {
+            // Take a few media messages, then hang up.
+            for _ in 0..5 {
+                c.read_message();
+            }
+        }
+    });
+    let (outcome, took) = publish(&server);
+    assert_error(&outcome, gst::ResourceError::Write, "");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn server_messages_while_publishing_are_handled() {
+    // Pings, a chunk size change, an abort, an unknown user control event and an aggregate of
+    // nothing: the publisher answers what needs an answer and carries on.
+    let server = ScriptedServer::start(|mut c: Conn| {
+        if !c.accept_publish() {
+            return;
+        }
+        use gstrtmp::protocol::message::{Message, UserControlEvent};
+        c.send(
+            2,
+            &Message::UserControl(UserControlEvent::PingRequest(77)),
+            0,
+        );
+        c.send(2, &Message::SetChunkSize(60), 0);
+        c.send(2, &Message::Abort(9), 0);
+        c.send(
+            2,
+            &Message::UserControl(UserControlEvent::Other {
+                event_type: 31,
+                value: 5,
+            }),
+            0,
+        );
+        c.send_raw(
+            4,
+            &RawMessage {
+                type_id: 22,
+                timestamp: 0,
+                stream_id: 1,
+                payload: Bytes::new(),
+            },
+        );
+        let mut pong = false;
+        while let Some(message) = c.read_message() {
+            pong |= message == Message::UserControl(UserControlEvent::PingResponse(77));
+        }
+        assert!(pong, "no ping response");
+    });
+    let (outcome, _) = publish(&server);
+    outcome.assert_eos();
+}
+
+/// NULL must return at once in every waiting state.
+#[test]
+fn null_returns_at_once_whatever_the_server_does() {
+    init();
+    let cases: Vec<(&str, ScriptedServer)> = vec![
+        (
+            "silent",
+            ScriptedServer::start(|c: Conn| c.stall(Duration::from_secs(20))),
+        ),
+        (
+            "stalled mid-handshake",
+            ScriptedServer::start(|mut c: Conn| {
+                c.read_exact(1537);
+                c.write(&[3; 100]);
+                c.stall(Duration::from_secs(20));
+            }),
+        ),
+        (
+            "never answers connect",
+            ScriptedServer::start(|mut c: Conn| {
+                c.handshake();
+                c.stall(Duration::from_secs(20));
+            }),
+        ),
+        (
+            "stops reading while we publish",
+            ScriptedServer::start(|mut c: Conn| {
+                if c.accept_publish() {
+                    c.stall(Duration::from_secs(20));
+                }
+            }),
+        ),
+    ];
+    for (what, server) in cases {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc ! video/x-raw,width=640,height=480 ! x264enc speed-preset=ultrafast \
+             bitrate=20000 ! h264parse ! rtmpsink location={} timeout=30 sync=false",
+            server.url("live/x")
+        ))
+        .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        let start = Instant::now();
+        pipeline.set_state(gst::State::Null).unwrap();
+        assert!(
+            start.elapsed() < Duration::from_millis(500),
+            "{what}: NULL took {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn connect_args_reach_the_server() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let server = ScriptedServer::start(move |mut c: Conn| {
+        c.handshake();
+        if let Some((_, args)) = c.expect_command("connect") {
+            let _ = tx.lock().unwrap().send(args);
+        }
+    });
+    let _ = run(
+        &format!(
+            "{VIDEO} ! rtmpsink name=s location={} timeout=1 extra-connect-args=\"conn=S:token conn=N:7 conn=B:1\"",
+            server.url("live/x")
+        ),
+        Duration::from_secs(10),
+    );
+    let args = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("connect seen");
+    assert_eq!(
+        args,
+        vec![
+            Amf0Value::String("token".into()),
+            Amf0Value::Number(7.0),
+            Amf0Value::Boolean(true)
+        ]
+    );
+}
