@@ -16,12 +16,17 @@ use gstrtmp::protocol::chunk::RawMessage;
 const VIDEO: &str = "videotestsrc num-buffers=25 ! video/x-raw,width=160,height=120,framerate=25/1 \
      ! x264enc speed-preset=ultrafast ! h264parse";
 
-/// Publishes 1 s of video to `server` with a 3 s timeout; returns the outcome and how long it took.
+/// Publishes 1 s of video to `server` with a 3 s timeout and no reconnecting; returns the
+/// outcome and how long it took.
 fn publish(server: &ScriptedServer) -> (common::pipeline::Outcome, Duration) {
+    publish_with(server, "reconnect-attempts=0")
+}
+
+fn publish_with(server: &ScriptedServer, extra: &str) -> (common::pipeline::Outcome, Duration) {
     let start = Instant::now();
     let outcome = run(
         &format!(
-            "{VIDEO} ! rtmpsink name=s location={} timeout=3 sync=false",
+            "{VIDEO} ! rtmpsink name=s location={} timeout=3 sync=false {extra}",
             server.url("live/x")
         ),
         Duration::from_secs(30),
@@ -177,6 +182,115 @@ fn closing_in_the_middle_of_the_stream_is_an_error_not_eos() {
     let (outcome, took) = publish(&server);
     assert_error(&outcome, gst::ResourceError::Write, "");
     assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn a_dropped_connection_is_reconnected_and_resumes_at_a_keyframe() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use gstrtmp::flv::{VideoTag, parse_video_body};
+    use gstrtmp::protocol::message::Message;
+
+    let connections = Arc::new(AtomicUsize::new(0));
+    let second: Arc<Mutex<Vec<Message>>> = Arc::default();
+    let (count, seen) = (connections.clone(), second.clone());
+    let server = ScriptedServer::start(move |mut c: Conn| {
+        let n = count.fetch_add(1, Ordering::SeqCst);
+        if !c.accept_publish() {
+            return;
+        }
+        if n == 0 {
+            // Metadata, sequence header and a few frames, then the "server restarts".
+            for _ in 0..6 {
+                c.read_message();
+            }
+            return;
+        }
+        while let Some(message) = c.read_message() {
+            seen.lock().unwrap().push(message);
+        }
+    });
+    // Live pace (sync=true) with a keyframe every 5 frames, as a live encoder would send.
+    let outcome = run(
+        &format!(
+            "videotestsrc num-buffers=40 ! video/x-raw,width=160,height=120,framerate=25/1 \
+             ! x264enc speed-preset=ultrafast key-int-max=5 ! h264parse \
+             ! rtmpsink name=s location={} timeout=3 reconnect-delay=100",
+            server.url("live/x")
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+    let stats = outcome.stats.unwrap();
+    assert_eq!(stats.get::<u64>("reconnects").unwrap(), 1, "{stats}");
+
+    // The new publish starts with metadata, then the sequence header, then a keyframe.
+    let media: Vec<Message> = second
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| matches!(m, Message::Video { .. } | Message::Data { .. }))
+        .cloned()
+        .collect();
+    assert!(matches!(&media[0], Message::Data { values, .. }
+        if values.first() == Some(&Amf0Value::String("@setDataFrame".into()))));
+    let Message::Video { payload, .. } = &media[1] else {
+        panic!("{:?}", media[1])
+    };
+    assert!(matches!(
+        parse_video_body(payload),
+        Ok(VideoTag::AvcSequenceHeader(_))
+    ));
+    let Message::Video { payload, .. } = &media[2] else {
+        panic!("{:?}", media[2])
+    };
+    assert!(
+        matches!(
+            parse_video_body(payload),
+            Ok(VideoTag::AvcFrame { keyframe: true, .. })
+        ),
+        "the first frame after reconnecting is not a keyframe"
+    );
+    // Video timestamps keep growing across the reconnection.
+    let timestamps: Vec<u32> = media
+        .iter()
+        .filter_map(|m| match m {
+            Message::Video { timestamp, .. } => Some(*timestamp),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        timestamps.windows(2).all(|w| w[0] <= w[1]),
+        "{timestamps:?}"
+    );
+}
+
+#[test]
+fn giving_up_after_the_last_attempt_is_an_error() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    let server = ScriptedServer::start(move |mut c: Conn| {
+        // The first connection drops mid-stream; every later one is hung up on at once.
+        if count.fetch_add(1, Ordering::SeqCst) == 0 && c.accept_publish() {
+            c.read_message();
+        }
+    });
+    let start = Instant::now();
+    let (outcome, _) = publish_with(
+        &server,
+        "reconnect-attempts=2 reconnect-delay=100 sync=true",
+    );
+    assert!(!outcome.eos);
+    let (err, _) = outcome
+        .error
+        .as_ref()
+        .expect("an error after the last attempt");
+    assert!(err.matches(gst::ResourceError::OpenWrite), "{err:?}");
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+    assert!(start.elapsed() < Duration::from_secs(10));
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub struct Nginx {
     // Field order matters: the process must die before its directory is removed.
     proc: Proc,
     dir: TempDir,
+    extra_server: String,
 }
 
 fn config(dir: &Path, port: u16, extra_server: &str) -> String {
@@ -68,11 +69,20 @@ rtmp {{
 /// Writes the config that `config` makes for a free port into `dir` and starts nginx on it,
 /// retrying with another port if that one was taken meanwhile. Returns once the port accepts.
 fn launch(dir: &TempDir, config: impl Fn(u16) -> String) -> (u16, Proc) {
+    launch_on(dir, None, config)
+}
+
+/// Like [`launch`], on `port` when given (retrying while the old listener's port is still busy).
+fn launch_on(
+    dir: &TempDir,
+    fixed_port: Option<u16>,
+    config: impl Fn(u16) -> String,
+) -> (u16, Proc) {
     let conf = dir.join("nginx.conf");
     let log = dir.join("error.log");
     let mut last_failure = String::new();
     for _ in 0..START_ATTEMPTS {
-        let port = free_port();
+        let port = fixed_port.unwrap_or_else(free_port);
         std::fs::write(&conf, config(port)).expect("write nginx.conf");
         let _ = std::fs::remove_file(&log);
         // -p: prefix for relative paths; -e: where startup errors go before the config is read.
@@ -113,6 +123,9 @@ fn launch(dir: &TempDir, config: impl Fn(u16) -> String) -> (u16, Proc) {
             || out.stderr.contains("Address already in use");
         if !port_taken {
             break;
+        }
+        if fixed_port.is_some() {
+            std::thread::sleep(Duration::from_millis(300));
         }
     }
     panic!("cannot start nginx: {last_failure}");
@@ -171,7 +184,23 @@ impl Nginx {
             std::fs::create_dir_all(dir.join(sub)).expect("create nginx subdir");
         }
         let (port, proc) = launch(&dir, |port| config(dir.path(), port, extra_server));
-        Nginx { port, proc, dir }
+        Nginx {
+            port,
+            proc,
+            dir,
+            extra_server: extra_server.to_owned(),
+        }
+    }
+
+    /// Kills nginx (as a crash or restart would: connections drop) and starts it again on the
+    /// same port with the same configuration.
+    pub fn restart(&mut self) {
+        let old = std::mem::replace(&mut self.proc, Proc::spawn(&mut Command::new("true")));
+        old.kill();
+        let (_, proc) = launch_on(&self.dir, Some(self.port), |port| {
+            config(self.dir.path(), port, &self.extra_server)
+        });
+        self.proc = proc;
     }
 
     /// `rtmp://127.0.0.1:PORT/live/NAME` for a bare name; `app/stream` selects another application

@@ -24,6 +24,8 @@ pub struct Outcome {
     /// Buffers that entered each rtmpsink pad.
     pub buffers: BTreeMap<String, u64>,
     pub stats: Option<gst::Structure>,
+    /// Element messages posted on the bus, in order (e.g. rtmp-disconnected).
+    pub element_messages: Vec<gst::Structure>,
 }
 
 impl Outcome {
@@ -70,17 +72,33 @@ pub fn run(description: &str, timeout: Duration) -> Outcome {
         error: None,
         buffers: BTreeMap::new(),
         stats: None,
+        element_messages: Vec::new(),
     };
-    let message = bus.timed_pop_filtered(
-        gst::ClockTime::from_nseconds(timeout.as_nanos() as u64),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    match message.as_ref().map(|m| m.view()) {
-        Some(gst::MessageView::Eos(_)) => outcome.eos = true,
-        Some(gst::MessageView::Error(err)) => {
-            outcome.error = Some((err.error(), format!("{:?}", err.debug())));
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let message = bus.timed_pop_filtered(
+            gst::ClockTime::from_nseconds(left.as_nanos() as u64),
+            &[
+                gst::MessageType::Eos,
+                gst::MessageType::Error,
+                gst::MessageType::Element,
+            ],
+        );
+        match message.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Eos(_)) => outcome.eos = true,
+            Some(gst::MessageView::Error(err)) => {
+                outcome.error = Some((err.error(), format!("{:?}", err.debug())));
+            }
+            Some(gst::MessageView::Element(element)) => {
+                if let Some(structure) = element.structure() {
+                    outcome.element_messages.push(structure.to_owned());
+                }
+                continue;
+            }
+            _ => {}
         }
-        _ => {}
+        break;
     }
     outcome.stats = Some(sink.property::<gst::Structure>("stats"));
     pipeline.set_state(gst::State::Null).expect("set to NULL");
