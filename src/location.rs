@@ -314,7 +314,7 @@ pub fn uri_protocols() -> &'static [&'static str] {
 }
 
 /// Connection settings both elements share, behind each element's `Mutex<Settings>`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Settings {
     pub location: Location,
     /// Connect and handshake timeout in seconds.
@@ -325,12 +325,60 @@ pub struct Settings {
     pub async_connect: bool,
     /// librtmp-style `conn=TYPE:VALUE` arguments appended to the connect command.
     pub extra_connect_args: Option<String>,
+    /// Which authentication scheme to answer with.
+    pub authmod: Authmod,
+    /// Key for the `secureToken` challenge (never shown).
+    pub secure_token: Option<String>,
     /// Certificate problems that fail an `rtmps://` connection.
     pub tls_validation_flags: TlsValidationFlags,
     /// Extra trusted CA certificates (PEM) for `rtmps://`.
     pub tls_ca_file: Option<String>,
     /// Why the last `location` that was set did not parse; cleared by the next good one.
     location_error: Option<LocationError>,
+}
+
+/// Secrets (password, secure token) stay out of debug output.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("location", &self.location)
+            .field("timeout", &self.timeout)
+            .field("flash_version", &self.flash_version)
+            .field("async_connect", &self.async_connect)
+            .field("authmod", &self.authmod)
+            .field(
+                "secure_token",
+                &self.secure_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// rtmp2's `GstRtmpAuthmod`, by value and nick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRsRtmpAuthmod")]
+pub enum Authmod {
+    #[enum_value(name = "Never authenticate", nick = "none")]
+    None = 0,
+    #[default]
+    #[enum_value(name = "Authenticate as the server asks", nick = "auto")]
+    Auto = 1,
+    #[enum_value(name = "Adobe authentication", nick = "adobe")]
+    Adobe = 2,
+    #[enum_value(name = "Limelight authentication", nick = "llnw")]
+    Llnw = 3,
+}
+
+impl Authmod {
+    pub fn to_protocol(self) -> crate::protocol::auth::AuthMod {
+        use crate::protocol::auth::AuthMod;
+        match self {
+            Authmod::None => AuthMod::None,
+            Authmod::Auto => AuthMod::Auto,
+            Authmod::Adobe => AuthMod::Adobe,
+            Authmod::Llnw => AuthMod::Llnw,
+        }
+    }
 }
 
 /// GIO's `GTlsCertificateFlags` by value and nick, as rtmp2's `tls-validation-flags` takes them:
@@ -391,6 +439,8 @@ impl Default for Settings {
             extra_connect_args: DEFAULT_EXTRA_CONNECT_ARGS.map(str::to_owned),
             tls_validation_flags: TlsValidationFlags::VALIDATE_ALL,
             tls_ca_file: None,
+            authmod: Authmod::default(),
+            secure_token: None,
             location_error: None,
         }
     }
@@ -410,6 +460,8 @@ pub const SHARED_PROPERTIES: &[&str] = &[
     "async-connect",
     "extra-connect-args",
     "tls-validation-flags",
+    "authmod",
+    "secure-token",
     "tls-ca-file",
 ];
 
@@ -492,6 +544,19 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             .default_value(TlsValidationFlags::VALIDATE_ALL)
             .mutable_ready()
             .build(),
+        glib::ParamSpecEnum::builder::<Authmod>("authmod")
+            .nick("Authentication mode")
+            .blurb("Authentication mode to use")
+            .default_value(Authmod::default())
+            .mutable_ready()
+            .build(),
+        // Readable for rtmp2 compatibility, but reading always returns NULL.
+        string_pspec(
+            "secure-token",
+            "Secure token",
+            "Secure token used for authentication (reads return NULL)",
+            None,
+        ),
         string_pspec(
             "tls-ca-file",
             "TLS CA file",
@@ -569,6 +634,8 @@ impl Settings {
                 self.tls_validation_flags = value.get().map_err(|e| type_error(pspec, e))?;
             }
             "tls-ca-file" => self.tls_ca_file = string()?,
+            "authmod" => self.authmod = value.get().map_err(|e| type_error(pspec, e))?,
+            "secure-token" => self.secure_token = string()?,
             other => return Err(type_error(pspec, format!("'{other}' is not handled here"))),
         }
         Ok(())
@@ -592,6 +659,8 @@ impl Settings {
             "extra-connect-args" => self.extra_connect_args.to_value(),
             "tls-validation-flags" => self.tls_validation_flags.to_value(),
             "tls-ca-file" => self.tls_ca_file.to_value(),
+            "authmod" => self.authmod.to_value(),
+            "secure-token" => None::<String>.to_value(),
             _ => pspec.default_value().clone(),
         }
     }

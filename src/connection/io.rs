@@ -15,7 +15,9 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::transport::{TlsFailure, Transport};
 use super::{CAT, ConnectOptions, ConnectionError, Inner, Outgoing, Phase, Shared};
-use crate::protocol::session::{ClientSession, SessionEvent, SessionMode, SessionState};
+use crate::protocol::session::{
+    ClientSession, SessionError, SessionEvent, SessionMode, SessionState,
+};
 
 pub(super) const WAKER: Token = Token(0);
 const SOCKET: Token = Token(1);
@@ -68,7 +70,37 @@ struct Io {
 }
 
 impl Io {
+    /// Connects and runs the session; authentication challenges take a new connection each
+    /// (Adobe's exchange needs two), with the parameters the session worked out.
     fn run(&mut self) -> Result<(), ConnectionError> {
+        const MAX_AUTH_ROUNDS: usize = 3;
+        for _ in 0..MAX_AUTH_ROUNDS {
+            let mut random = [0u8; 4];
+            let _ = getrandom::fill(&mut random);
+            self.options.session.auth_random = u32::from_le_bytes(random);
+            match self.run_connection() {
+                Err(ConnectionError::Session(err)) => match err.as_ref() {
+                    SessionError::AuthRetry(state) => {
+                        gst::debug!(CAT, "authenticating: {}", state.mode_name());
+                        self.options.session.auth = state.clone();
+                        self.pending.clear();
+                        self.unsent = 0;
+                        self.readable = false;
+                        self.writable = false;
+                    }
+                    _ => return Err(ConnectionError::Session(err)),
+                },
+                other => return other,
+            }
+        }
+        Err(SessionError::ConnectRejected {
+            code: String::new(),
+            description: "authentication did not finish".into(),
+        }
+        .into())
+    }
+
+    fn run_connection(&mut self) -> Result<(), ConnectionError> {
         let deadline = Instant::now() + self.options.timeout;
         let stream = self.connect(deadline)?;
         // Media is latency-sensitive and we batch writes ourselves.

@@ -148,6 +148,10 @@ impl ConnectOptions {
         let mut session = ClientConfig::new(&location.application, &location.tc_url(), mode);
         session.flash_ver = settings.flash_version.clone();
         session.extra_connect_args = extra;
+        session.user = location.username.clone();
+        session.password = location.password.clone();
+        session.auth.mode = settings.authmod.to_protocol();
+        session.secure_token = settings.secure_token.clone();
         let tls = (location.scheme == Scheme::Rtmps).then(|| TlsOptions {
             validation: settings.tls_validation_flags.to_validation(),
             ca_file: settings.tls_ca_file.as_ref().map(PathBuf::from),
