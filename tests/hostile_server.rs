@@ -105,6 +105,32 @@ fn stalling_in_the_middle_of_a_message_times_out() {
 }
 
 #[test]
+fn a_server_that_stops_reading_is_detected() {
+    let server = ScriptedServer::start(|mut c: Conn| {
+        if c.accept_publish() {
+            c.stall(Duration::from_secs(30));
+        }
+    });
+    let start = Instant::now();
+    // Incompressible video, as fast as it encodes: the socket buffers fill within seconds.
+    let outcome = run(
+        &format!(
+            "videotestsrc pattern=snow ! video/x-raw,width=1280,height=720 \
+             ! x264enc speed-preset=ultrafast bitrate=100000 ! h264parse \
+             ! rtmpsink name=s location={} timeout=2 sync=false reconnect-attempts=0",
+            server.url("live/x")
+        ),
+        Duration::from_secs(40),
+    );
+    assert_error(&outcome, gst::ResourceError::Write, "stopped reading");
+    assert!(
+        start.elapsed() < Duration::from_secs(25),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn a_server_that_never_acknowledges_still_gets_the_whole_stream() {
     let server = ScriptedServer::start(|mut c: Conn| {
         if c.accept_publish() {

@@ -360,7 +360,11 @@ fn a_server_that_is_not_rtmp_fails_the_handshake() {
         Duration::from_secs(30),
     );
     let (err, _) = outcome.error.as_ref().expect("error");
-    assert!(err.matches(gst::ResourceError::OpenWrite), "{err:?}");
+    assert!(
+        err.matches(gst::ResourceError::OpenWrite),
+        "{}",
+        outcome.error_text()
+    );
     assert!(
         outcome.error_text().contains("handshake"),
         "{}",

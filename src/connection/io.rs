@@ -44,6 +44,7 @@ pub(super) fn run(poll: Poll, shared: Arc<Shared>, options: ConnectOptions) {
         unsent: 0,
         readable: false,
         writable: false,
+        last_write_progress: Instant::now(),
     };
     let result = io.run();
     let mut inner = io.shared.lock();
@@ -67,6 +68,8 @@ struct Io {
     unsent: usize,
     readable: bool,
     writable: bool,
+    /// When the socket last took bytes (or had nothing to take).
+    last_write_progress: Instant,
 }
 
 impl Io {
@@ -126,8 +129,20 @@ impl Io {
                 let _ = stream.tcp().shutdown(std::net::Shutdown::Both);
                 return Ok(());
             }
+            let waiting_to_write = !self.pending.is_empty() || stream.has_buffered_output();
+            if !waiting_to_write {
+                self.last_write_progress = Instant::now();
+            }
             let timeout = match (session.state(), close_deadline) {
                 (_, Some(close_by)) => Some(remaining(close_by, self.options.timeout)?),
+                // A server that stops taking our data for `timeout` is gone for a live stream.
+                (SessionState::Publishing, None) if waiting_to_write => Some(
+                    remaining(
+                        self.last_write_progress + self.options.timeout,
+                        self.options.timeout,
+                    )
+                    .map_err(|_| ConnectionError::Stalled(self.options.timeout))?,
+                ),
                 (SessionState::Publishing | SessionState::Playing, None) => None,
                 _ => Some(remaining(deadline, self.options.timeout)?),
             };
@@ -310,6 +325,7 @@ impl Io {
             match stream.write_vectored(&slices) {
                 Ok(0) => return Err(closed_error(state)),
                 Ok(mut written) => {
+                    self.last_write_progress = Instant::now();
                     self.unsent -= written.min(self.unsent);
                     while written > 0 {
                         let Some(front) = self.pending.front_mut() else {

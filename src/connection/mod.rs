@@ -69,6 +69,8 @@ pub enum ConnectionError {
     Session(Arc<SessionError>),
     #[error("connection lost: {0}")]
     Io(String),
+    #[error("the server took no data for {0:?}: it stopped reading")]
+    Stalled(Duration),
     #[error("TLS failed: {0}")]
     Tls(String),
     #[error("server closed the connection")]
@@ -121,9 +123,10 @@ impl ConnectionError {
                 S::Handshake(_) | S::CreateStreamFailed(_) | S::StreamFailed { .. } => open,
                 _ => transfer,
             },
-            ConnectionError::Io(_) | ConnectionError::Closed | ConnectionError::Flushing => {
-                transfer
-            }
+            ConnectionError::Io(_)
+            | ConnectionError::Closed
+            | ConnectionError::Stalled(_)
+            | ConnectionError::Flushing => transfer,
         };
         gst::error_msg!(kind, ("{text}"))
     }
