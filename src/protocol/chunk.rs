@@ -52,6 +52,8 @@ pub enum ChunkError {
     InvalidChunkSize(u32),
     #[error("more than {0} chunk streams in use")]
     TooManyChunkStreams(usize),
+    #[error("partly received messages would exceed {0} bytes")]
+    TooMuchBuffered(usize),
 }
 
 /// Serialises messages into chunks. Remembers the last header per chunk stream id so that
@@ -301,6 +303,9 @@ fn for_each_chunk(len: usize, chunk_size: u32, mut f: impl FnMut(bool, std::ops:
 pub struct ChunkReader {
     chunk_size: u32,
     max_message: u32,
+    /// Bound on the partly received messages of all chunk streams together: without it, a peer
+    /// could keep 64 messages of the maximum size half-sent.
+    max_buffered: usize,
     streams: Vec<InStream>,
 }
 
@@ -372,18 +377,22 @@ impl Default for ChunkReader {
 }
 
 impl ChunkReader {
-    /// Limits: max message length 16 MiB-1 (the protocol's own), at most 64 chunk streams.
+    /// Limits: max message length 16 MiB-1 (the protocol's own), at most 64 chunk streams, and
+    /// twice the message limit of partly received messages in all.
     pub fn new() -> Self {
         Self {
             chunk_size: DEFAULT_CHUNK_SIZE,
             max_message: MAX_MESSAGE_LENGTH,
+            max_buffered: 2 * MAX_MESSAGE_LENGTH as usize,
             streams: Vec::new(),
         }
     }
 
-    /// Refuses messages longer than `limit` before buffering them.
+    /// Refuses messages longer than `limit` before buffering them (and partly received
+    /// messages beyond twice that in all).
     pub fn set_max_message_size(&mut self, limit: u32) {
         self.max_message = limit.min(MAX_MESSAGE_LENGTH);
+        self.max_buffered = 2 * self.max_message as usize;
     }
 
     pub fn chunk_size(&self) -> u32 {
@@ -431,6 +440,14 @@ impl ChunkReader {
                 // plan() only admits a new chunk stream with a type-0 header.
                 (None, None) => return Err(ChunkError::NoPreviousHeader(plan.csid)),
             };
+            // What the other chunk streams hold half-received (a new message drops this one's).
+            let buffered: usize = self
+                .streams
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| plan.new.is_none() || *i != slot)
+                .filter_map(|(_, s)| s.partial.as_ref().map(BytesMut::len))
+                .sum();
             let Some(stream) = self.streams.get_mut(slot) else {
                 return Err(ChunkError::NoPreviousHeader(plan.csid));
             };
@@ -444,6 +461,9 @@ impl ChunkReader {
                 // Capped by what has arrived, not by what the header claims.
                 let capacity = (header.length as usize).min(input.len());
                 stream.partial = Some(BytesMut::with_capacity(capacity));
+            }
+            if buffered + plan.payload_len > self.max_buffered {
+                return Err(ChunkError::TooMuchBuffered(self.max_buffered));
             }
             let Some(partial) = stream.partial.as_mut() else {
                 return Err(ChunkError::NoPreviousHeader(plan.csid));

@@ -716,3 +716,29 @@ fn capture_ffmpeg_client_stream() {
     let url = b"rtmp://127.0.0.1:46361/live";
     assert!(connect.windows(url.len()).any(|w| w == url));
 }
+
+#[test]
+fn half_sent_messages_on_many_streams_are_bounded_together() {
+    // Limit 1000 per message, so 2000 half-received in all: three 900-byte messages each sent
+    // 800 bytes at a time on their own chunk stream cannot all be held.
+    let mut w = ChunkWriter::new();
+    w.set_chunk_size(800);
+    let mut wire = BytesMut::new();
+    for csid in [4, 5, 6] {
+        let mut out = BytesMut::new();
+        w.write(csid, &msg(8, 0, 1, 900), &mut out);
+        // Only the first chunk (header + 800 bytes) of each message.
+        wire.extend_from_slice(&out[..12 + 800]);
+    }
+    let mut r = ChunkReader::new();
+    r.set_chunk_size(800).unwrap();
+    r.set_max_message_size(1000);
+    let mut result = Ok(None);
+    for _ in 0..3 {
+        result = r.read(&mut wire);
+        if result.is_err() {
+            break;
+        }
+    }
+    assert_eq!(result, Err(ChunkError::TooMuchBuffered(2000)));
+}
