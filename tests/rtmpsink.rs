@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{LiveReader, Nginx, decode_errors, probe, video_pict_types};
+use common::{LiveReader, Nginx, decode_errors, probe, video_frame_pts_ms, video_pict_types};
 use gst::prelude::*;
 
 fn init() {
@@ -64,7 +64,9 @@ fn run(description: &str, timeout: Duration) -> Outcome {
             gst::PadProbeReturn::Ok
         });
     }
-    pipeline.set_state(gst::State::Playing).expect("set to PLAYING");
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("set to PLAYING");
     let bus = pipeline.bus().expect("bus");
     let mut outcome = Outcome {
         eos: false,
@@ -155,6 +157,15 @@ fn b_frames_keep_their_order_and_decode() {
         "no B-frames reached the server"
     );
     assert_eq!(decode_errors(&recording), "");
+    // FLV timestamps are in ms: at 30 fps, display times step by 33 or 34 ms, in order.
+    let pts = video_frame_pts_ms(&recording);
+    assert_eq!(pts.len(), 60);
+    for pair in pts.windows(2) {
+        assert!(
+            (33..=34).contains(&(pair[1] - pair[0])),
+            "display times {pts:?}"
+        );
+    }
 }
 
 #[test]
@@ -234,7 +245,8 @@ fn flvmux_output_is_accepted() {
         &format!(
             "flvmux name=m streamable=true ! rtmpsink name=s location={url} sync=false \
              {VIDEO_320} ! m. \
-             audiotestsrc num-buffers=60 ! audio/x-raw,rate=44100,channels=2 ! voaacenc ! aacparse ! m."
+             audiotestsrc num-buffers=60 samplesperbuffer=1024 ! audio/x-raw,rate=44100,channels=2 \
+             ! voaacenc ! aacparse ! m."
         ),
         Duration::from_secs(30),
     );
@@ -242,7 +254,10 @@ fn flvmux_output_is_accepted() {
     let recording = nginx.wait_recording("flvmux", Duration::from_secs(10));
     let probe = probe(&recording);
     assert_eq!(probe.video().unwrap().nb_read_frames, Some(50));
-    assert_eq!(probe.audio().unwrap().sample_rate, Some(44100));
+    let audio = probe.audio().unwrap();
+    assert_eq!(audio.sample_rate, Some(44100));
+    // 60 buffers of 1024 samples make 60 AAC frames.
+    assert_eq!(audio.nb_read_frames, Some(60));
     assert_eq!(decode_errors(&recording), "");
 }
 
@@ -265,7 +280,11 @@ fn second_publisher_on_the_same_name_gets_bad_name() {
     first.set_state(gst::State::Null).unwrap();
     let (err, _) = outcome.error.as_ref().expect("second publisher fails");
     assert!(err.matches(gst::ResourceError::Busy), "{err:?}");
-    assert!(outcome.error_text().contains("BadName"), "{}", outcome.error_text());
+    assert!(
+        outcome.error_text().contains("BadName"),
+        "{}",
+        outcome.error_text()
+    );
 }
 
 #[test]
@@ -279,7 +298,11 @@ fn server_not_listening_is_a_clear_error() {
     assert!(start.elapsed() < Duration::from_secs(10));
     let (err, _) = outcome.error.as_ref().expect("error");
     assert!(err.matches(gst::ResourceError::OpenWrite), "{err:?}");
-    assert!(outcome.error_text().contains("refused"), "{}", outcome.error_text());
+    assert!(
+        outcome.error_text().contains("refused"),
+        "{}",
+        outcome.error_text()
+    );
 }
 
 #[test]
@@ -303,4 +326,189 @@ fn byte_stream_h264_is_refused_with_a_clear_error() {
         "videotestsrc num-buffers=5 ! x264enc ! video/x-h264,stream-format=byte-stream ! rtmpsink location={url}"
     ));
     assert!(result.is_err(), "byte-stream H.264 linked to rtmpsink");
+}
+
+#[test]
+fn sync_true_paces_a_non_live_source_in_real_time() {
+    let nginx = Nginx::start();
+    let url = nginx.url("live/paced");
+    let start = std::time::Instant::now();
+    // 2 s of video from a non-live source: with sync=true it must take about 2 s, not a burst.
+    let outcome = run(
+        &format!(
+            "videotestsrc num-buffers=50 ! video/x-raw,width=160,height=120,framerate=25/1 \
+             ! x264enc speed-preset=ultrafast ! h264parse ! rtmpsink name=s location={url} sync=true"
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    assert!(
+        start.elapsed() >= Duration::from_millis(1800),
+        "published 2 s of media in {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn password_never_appears_in_logs_errors_or_location() {
+    let port = common::free_port();
+    let location = format!("rtmp://alice:s3cr3tpw@127.0.0.1:{port}/live/x");
+    let run = common::gst_launch_args_env(
+        &[
+            "videotestsrc",
+            "num-buffers=5",
+            "!",
+            "x264enc",
+            "!",
+            "h264parse",
+            "!",
+            "rtmpsink",
+            &format!("location={location}"),
+            "timeout=2",
+        ],
+        &[("GST_DEBUG", "rtmp*:9")],
+        Duration::from_secs(30),
+    );
+    assert!(!run.success(), "publishing to a closed port must fail");
+    // Our debug categories at full detail; GStreamer core itself logs pipeline descriptions verbatim.
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("refused"), "{all}");
+    assert!(!all.contains("s3cr3tpw"), "password leaked:\n{all}");
+    // The logs did name the location, without the password.
+    assert!(
+        all.contains("publishing to rtmp://alice@127.0.0.1"),
+        "{all}"
+    );
+
+    init();
+    let sink = gst::ElementFactory::make("rtmpsink")
+        .property("location", &location)
+        .build()
+        .unwrap();
+    let read_back: String = sink.property("location");
+    assert_eq!(read_back, format!("rtmp://alice@127.0.0.1:{port}/live/x"));
+    assert_eq!(sink.property::<Option<String>>("password"), None);
+    assert!(!format!("{sink:?}").contains("s3cr3tpw"));
+}
+
+#[test]
+fn rtmp_uris_make_our_sink() {
+    init();
+    let sink = gst::Element::make_from_uri(
+        gst::URIType::Sink,
+        "rtmp://example.com:1936/app/inst/key?token=abc",
+        None,
+    )
+    .expect("an element for rtmp://");
+    assert_eq!(sink.factory().unwrap().name(), "rtmpsink");
+    assert_eq!(sink.property::<String>("host"), "example.com");
+    assert_eq!(sink.property::<i32>("port"), 1936);
+    assert_eq!(sink.property::<String>("application"), "app/inst");
+    assert_eq!(sink.property::<String>("stream"), "key?token=abc");
+}
+
+#[test]
+fn unknown_host_is_a_clear_error() {
+    let outcome = run(
+        &format!(
+            "{VIDEO_320} ! rtmpsink name=s location=rtmp://no-such-host.invalid/live/x timeout=5"
+        ),
+        Duration::from_secs(30),
+    );
+    let (err, _) = outcome.error.as_ref().expect("error");
+    assert!(err.matches(gst::ResourceError::NotFound), "{err:?}");
+    assert!(
+        outcome.error_text().contains("no-such-host.invalid"),
+        "{}",
+        outcome.error_text()
+    );
+}
+
+/// A TCP server on a free port that answers every connection with `reply` (or nothing) and keeps
+/// the socket open for a while.
+fn fake_server(reply: &'static [u8]) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut socket, _)) = listener.accept() {
+            use std::io::Write;
+            let _ = socket.write_all(reply);
+            std::thread::sleep(Duration::from_secs(15));
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_that_is_not_rtmp_fails_the_handshake() {
+    let port = fake_server(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    let outcome = run(
+        &format!("{VIDEO_320} ! rtmpsink name=s location=rtmp://127.0.0.1:{port}/live/x timeout=5"),
+        Duration::from_secs(30),
+    );
+    let (err, _) = outcome.error.as_ref().expect("error");
+    assert!(err.matches(gst::ResourceError::OpenWrite), "{err:?}");
+    assert!(
+        outcome.error_text().contains("handshake"),
+        "{}",
+        outcome.error_text()
+    );
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    let port = fake_server(b"");
+    let start = std::time::Instant::now();
+    let outcome = run(
+        &format!("{VIDEO_320} ! rtmpsink name=s location=rtmp://127.0.0.1:{port}/live/x timeout=2"),
+        Duration::from_secs(30),
+    );
+    let elapsed = start.elapsed();
+    let (err, _) = outcome.error.as_ref().expect("error");
+    assert!(err.matches(gst::ResourceError::OpenWrite), "{err:?}");
+    assert!(
+        outcome.error_text().contains("timed out"),
+        "{}",
+        outcome.error_text()
+    );
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
+        "{elapsed:?}"
+    );
+}
+
+#[test]
+fn null_during_connect_returns_at_once() {
+    init();
+    let port = fake_server(b"");
+    let pipeline = gst::parse::launch(&format!(
+        "{VIDEO_320} ! rtmpsink location=rtmp://127.0.0.1:{port}/live/x timeout=30"
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let start = std::time::Instant::now();
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn denied_publish_is_an_error_not_eos() {
+    let nginx = Nginx::start_with("application closed { live on; deny publish all; }");
+    let url = nginx.url("closed/x");
+    let outcome = run(
+        &format!("{VIDEO_320} ! rtmpsink name=s location={url} timeout=5"),
+        Duration::from_secs(30),
+    );
+    // nginx-rtmp answers `deny publish` with NetStream.Publish.Start and then drops the
+    // connection (or resets it), so all a client can tell is that the server went away.
+    assert!(!outcome.eos, "{outcome:?}");
+    let (err, _) = outcome.error.as_ref().expect("error");
+    assert!(err.matches(gst::ResourceError::Write), "{err:?}");
+    let text = outcome.error_text();
+    assert!(text.contains("closed") || text.contains("reset"), "{text}");
 }

@@ -83,7 +83,7 @@ impl Io {
             self.pull_outgoing(&mut session, &mut closing, &mut close_deadline)?;
             session.take_output(&mut self.pending);
             self.unsent = self.pending.iter().map(Bytes::len).sum();
-            self.write(&mut stream)?;
+            self.write(&mut stream, session.state())?;
             if closing && self.pending.is_empty() {
                 let _ = stream.shutdown(std::net::Shutdown::Both);
                 return Ok(());
@@ -247,7 +247,13 @@ impl Io {
         Ok(())
     }
 
-    fn write(&mut self, stream: &mut TcpStream) -> Result<(), ConnectionError> {
+    fn write(
+        &mut self,
+        stream: &mut TcpStream,
+        state: SessionState,
+    ) -> Result<(), ConnectionError> {
+        // Empty slices (a message without payload) would make write_vectored return 0.
+        self.pending.retain(|b| !b.is_empty());
         while self.writable && !self.pending.is_empty() {
             let slices: Vec<IoSlice<'_>> = self
                 .pending
@@ -256,7 +262,7 @@ impl Io {
                 .map(|b| IoSlice::new(b))
                 .collect();
             match stream.write_vectored(&slices) {
-                Ok(0) => return Err(ConnectionError::Closed),
+                Ok(0) => return Err(closed_error(state)),
                 Ok(mut written) => {
                     self.unsent -= written.min(self.unsent);
                     while written > 0 {
@@ -274,7 +280,7 @@ impl Io {
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => self.writable = false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(ConnectionError::Io(e.to_string())),
+                Err(e) => return Err(io_error(e, state)),
             }
         }
         Ok(())
@@ -295,14 +301,14 @@ impl Io {
         };
         buffer.truncate(len + got);
         match result {
-            Ok(0) => return Err(ConnectionError::Closed),
+            Ok(0) => return Err(closed_error(session.state())),
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
                 self.readable = false;
                 return Ok(());
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
-            Err(e) => return Err(ConnectionError::Io(e.to_string())),
+            Err(e) => return Err(io_error(e, session.state())),
         }
         session.process()?;
         self.dispatch(session);
@@ -338,6 +344,34 @@ impl Io {
         if changed {
             self.shared.changed.notify_all();
         }
+    }
+}
+
+/// A close before the stream started means the server refused something (nginx-rtmp drops the
+/// connection on `deny publish`, for example): say where it happened.
+fn closed_error(state: SessionState) -> ConnectionError {
+    let stage = match state {
+        SessionState::Handshaking => "during the handshake",
+        SessionState::Connecting => "after the connect command",
+        SessionState::CreatingStream => "after createStream",
+        SessionState::StartingStream => "after the publish/play request (refused by the server?)",
+        SessionState::Publishing | SessionState::Playing | SessionState::Closed => {
+            return ConnectionError::Closed;
+        }
+    };
+    ConnectionError::ClosedDuringSetup(stage)
+}
+
+/// A reset is a close too: servers that refuse often close with our data still unread.
+fn io_error(err: std::io::Error, state: SessionState) -> ConnectionError {
+    match err.kind() {
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+            match closed_error(state) {
+                ConnectionError::Closed => ConnectionError::Io(err.to_string()),
+                during_setup => during_setup,
+            }
+        }
+        _ => ConnectionError::Io(err.to_string()),
     }
 }
 

@@ -65,6 +65,8 @@ pub enum ConnectionError {
     Io(String),
     #[error("server closed the connection")]
     Closed,
+    #[error("server closed the connection {0}")]
+    ClosedDuringSetup(&'static str),
     #[error("operation interrupted")]
     Flushing,
 }
@@ -104,7 +106,8 @@ impl ConnectionError {
             ConnectionError::Resolve { .. } => gst::ResourceError::NotFound,
             ConnectionError::Refused(_)
             | ConnectionError::Connect { .. }
-            | ConnectionError::Timeout(_) => open,
+            | ConnectionError::Timeout(_)
+            | ConnectionError::ClosedDuringSetup(_) => open,
             ConnectionError::Session(session) => match session.as_ref() {
                 S::PublishBadName(_) => gst::ResourceError::Busy,
                 S::PublishDenied(_) | S::ConnectRejected { .. } => {
@@ -128,12 +131,12 @@ impl ConnectOptions {
         mode: SessionMode,
     ) -> Result<ConnectOptions, gst::ErrorMessage> {
         settings.validate().map_err(|e| {
-            gst::error_msg!(gst::ResourceError::Settings, ["Invalid location: {e}"])
+            gst::error_msg!(gst::ResourceError::Settings, ("Invalid location: {e}"))
         })?;
         let extra = settings.extra_args().map_err(|e| {
             gst::error_msg!(
                 gst::ResourceError::Settings,
-                ["Invalid extra-connect-args: {e}"]
+                ("Invalid extra-connect-args: {e}")
             )
         })?;
         let location = &settings.location;

@@ -236,7 +236,7 @@ impl ElementImpl for RtmpSink {
             gst::element_imp_error!(
                 self,
                 gst::CoreError::Pad,
-                ["rtmpsink has only one {name} pad"]
+                ("rtmpsink has only one {name} pad")
             );
             return None;
         }
@@ -245,7 +245,7 @@ impl ElementImpl for RtmpSink {
                 gst::element_imp_error!(
                     self,
                     gst::CoreError::Pad,
-                    ["An FLV stream (sink pad) cannot be mixed with video/audio pads"]
+                    ("An FLV stream (sink pad) cannot be mixed with video/audio pads")
                 );
                 return None;
             }
@@ -255,7 +255,7 @@ impl ElementImpl for RtmpSink {
                 gst::element_imp_error!(
                     self,
                     gst::CoreError::Pad,
-                    ["video/audio pads cannot be mixed with an FLV stream (sink pad)"]
+                    ("video/audio pads cannot be mixed with an FLV stream (sink pad)")
                 );
                 return None;
             }

@@ -137,7 +137,7 @@ impl RtmpMux {
             gst::element_imp_error!(
                 self,
                 gst::StreamError::Mux,
-                ["Frame of {body_len} bytes does not fit in an FLV tag"]
+                ("Frame of {body_len} bytes does not fit in an FLV tag")
             );
             return Err(gst::FlowError::Error);
         }
@@ -282,7 +282,7 @@ impl AggregatorImpl for RtmpMux {
                 gst::element_imp_error!(
                     self,
                     gst::StreamError::Format,
-                    ["Caps not supported on the {} pad: {err}", pad.name()]
+                    ("Caps not supported on the {} pad: {err}", pad.name())
                 );
                 return false;
             }
@@ -327,7 +327,7 @@ impl AggregatorImpl for RtmpMux {
                 gst::element_imp_error!(
                     self,
                     gst::CoreError::Negotiation,
-                    ["Video data before caps"]
+                    ("Video data before caps")
                 );
                 return Err(gst::FlowError::NotNegotiated);
             };
@@ -358,7 +358,7 @@ impl AggregatorImpl for RtmpMux {
                 gst::element_imp_error!(
                     self,
                     gst::CoreError::Negotiation,
-                    ["Audio data before caps"]
+                    ("Audio data before caps")
                 );
                 return Err(gst::FlowError::NotNegotiated);
             };

@@ -297,7 +297,7 @@ impl BaseSinkImpl for RtmpWriter {
                     gst::element_imp_error!(
                         self,
                         gst::StreamError::Demux,
-                        ["Invalid FLV input: {err}"]
+                        ("Invalid FLV input: {err}")
                     );
                     return Err(gst::FlowError::Error);
                 }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs what building and testing the plugin needs on Debian 12: GStreamer (dev files, tools,
+# plugins), nginx with the RTMP module and ffmpeg for the integration tests. Idempotent; when
+# everything is already there it does not touch apt at all, so re-runs are fast.
+# Run as root (or with sudo available). Source it or run it; it only checks that cargo is present.
+set -euo pipefail
+
+PACKAGES=(
+    libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+    gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+    nginx libnginx-mod-rtmp ffmpeg pkg-config
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=(sudo)
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -q
+    # policy-rc.d 101 keeps the package scripts from starting a system nginx on port 80 while
+    # installing (invoke-rc.d honours it); our tests start their own instances.
+    policy=/usr/sbin/policy-rc.d
+    created_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+        "${SUDO[@]}" chmod 755 "$policy"
+        created_policy=1
+    fi
+    status=0
+    "${SUDO[@]}" apt-get install -y -q "${missing[@]}" || status=$?
+    if [ "$created_policy" -eq 1 ]; then
+        "${SUDO[@]}" rm -f "$policy"
+    fi
+    [ "$status" -eq 0 ] || exit "$status"
+
+    # If the package started a system nginx anyway, stop it and keep it from starting at boot.
+    # Only when this run installed nginx: an nginx the machine already had is left alone.
+    if [[ " ${missing[*]} " == *" nginx "* ]]; then
+        "${SUDO[@]}" service nginx stop >/dev/null 2>&1 || true
+        if [ -d /run/systemd/system ]; then
+            "${SUDO[@]}" systemctl disable nginx >/dev/null 2>&1 || true
+        fi
+    fi
+fi
+
+# cargo from rustup lives in ~/.cargo/bin, which a non-login shell may not have on PATH.
+if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "install-deps: cargo not found (install Rust with rustup)" >&2
+    exit 1
+fi
+echo "install-deps: ok ($(cargo --version))"

@@ -1,0 +1,88 @@
+//! Shared harness for the integration tests: real peers (nginx with libnginx-mod-rtmp, ffmpeg, ffprobe,
+//! gst-launch-1.0) started on free loopback ports in per-test temporary directories, with every
+//! subprocess bounded by a timeout and killed on drop so that no test hangs or leaks a process.
+//!
+//! Each test binary does `mod common;` and uses what it needs; the rest is dead code for that binary,
+//! hence the allows below.
+#![allow(dead_code, unused_imports)]
+
+pub mod gst;
+pub mod media;
+pub mod nginx;
+pub mod process;
+
+pub use gst::{gst_inspect, gst_launch, gst_launch_args, gst_launch_args_env, gst_plugin_path};
+pub use media::{
+    AudioCodec, LiveReader, Probe, StreamInfo, TestFlv, decode_errors, ffmpeg_publish_file,
+    make_test_flv, probe, try_probe, video_frame_pts_ms, video_pict_types,
+};
+pub use nginx::Nginx;
+pub use process::{Finished, Proc, run_with_timeout};
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A loopback TCP port that was free a moment ago. Another process may take it before the caller
+/// binds it, so servers started on it must retry on "address in use" (as [`Nginx::start`] does).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}
+
+/// A unique directory under the system temp dir, removed on drop. When the test is panicking the
+/// directory is kept (and its path printed) so logs and recordings can be inspected.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "gst-plugin-rtmp-{tag}-{}-{}-{nanos}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test failed: keeping {}", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Polls `cond` every 20 ms until it returns true or `timeout` passes; returns whether it did.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
