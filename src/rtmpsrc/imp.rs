@@ -321,7 +321,12 @@ impl RtmpSrc {
                 true
             }
             gst::QueryViewMut::Seeking(q) => {
-                q.set(false, gst::ClockTime::ZERO, gst::ClockTime::NONE);
+                let format = q.format();
+                q.set(
+                    false,
+                    gst::GenericFormattedValue::none_for_format(format),
+                    gst::GenericFormattedValue::none_for_format(format),
+                );
                 true
             }
             _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
