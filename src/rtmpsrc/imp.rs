@@ -16,6 +16,7 @@ use gst::subclass::prelude::*;
 
 use super::demux::StreamKind;
 use super::stream::{ConnectionSlot, Streamer};
+use super::worker::PadQueue;
 use crate::connection::{ConnectOptions, Connection};
 use crate::location::{self, Settings};
 use crate::protocol::session::{SessionMode, SessionStats};
@@ -90,6 +91,8 @@ struct ControlInner {
     /// Set by `send_event(eos)`: the thread ends the stream.
     eos_requested: bool,
     connection: Option<Arc<Connection>>,
+    /// The pads' pushing threads and their queues.
+    workers: Vec<(Arc<PadQueue>, JoinHandle<()>)>,
 }
 
 impl Control {
@@ -130,13 +133,33 @@ impl Control {
         self.lock().eos_requested = true;
     }
 
+    /// Registers a pad thread; its queue is shut down at once if the element is stopping.
+    pub fn add_worker(&self, queue: Arc<PadQueue>, thread: JoinHandle<()>) {
+        let mut inner = self.lock();
+        if inner.shutdown {
+            queue.shutdown();
+        }
+        inner.workers.push((queue, thread));
+    }
+
+    /// Wakes every wait of the streaming and pad threads for good; returns the connection.
     fn shutdown(&self) -> Option<Arc<Connection>> {
         let mut inner = self.lock();
         inner.shutdown = true;
         let connection = inner.connection.take();
+        for (queue, _) in &inner.workers {
+            queue.shutdown();
+        }
         drop(inner);
         self.changed.notify_all();
         connection
+    }
+
+    fn take_workers(&self) -> Vec<JoinHandle<()>> {
+        std::mem::take(&mut self.lock().workers)
+            .into_iter()
+            .map(|(_, thread)| thread)
+            .collect()
     }
 
     fn connection(&self) -> Option<Arc<Connection>> {
@@ -168,7 +191,9 @@ struct Run {
 pub struct Pads {
     pub video: Option<gst::Pad>,
     pub audio: Option<gst::Pad>,
-    pub combiner: gst_base::UniqueFlowCombiner,
+    combiner: gst_base::UniqueFlowCombiner,
+    /// The flow of all pads together, updated by the pad threads.
+    pub combined: Result<gst::FlowSuccess, gst::FlowError>,
 }
 
 impl Default for Pads {
@@ -177,6 +202,7 @@ impl Default for Pads {
             video: None,
             audio: None,
             combiner: gst_base::UniqueFlowCombiner::new(),
+            combined: Ok(gst::FlowSuccess::Ok),
         }
     }
 }
@@ -221,6 +247,12 @@ impl RtmpSrc {
 
     fn run(&self) -> MutexGuard<'_, Option<Run>> {
         self.run.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a pad thread's flow return.
+    pub fn update_flow(&self, pad: &gst::Pad, flow: Result<gst::FlowSuccess, gst::FlowError>) {
+        let mut pads = self.pads();
+        pads.combined = pads.combiner.update_pad_flow(pad, flow);
     }
 
     pub fn count(&self, update: impl FnOnce(&mut Counters)) {
@@ -388,6 +420,12 @@ impl RtmpSrc {
             }
             if run.thread.join().is_err() {
                 gst::error!(CAT, imp = self, "the streaming thread panicked");
+            }
+            // Registered by the streaming thread, which has ended: the list is complete.
+            for thread in run.control.take_workers() {
+                if thread.join().is_err() {
+                    gst::error!(CAT, imp = self, "a pad thread panicked");
+                }
             }
         }
         let pads = std::mem::take(&mut *self.pads());

@@ -11,6 +11,7 @@ use gst::prelude::*;
 pub mod demux;
 mod imp;
 mod stream;
+mod worker;
 
 glib::wrapper! {
     pub struct RtmpSrc(ObjectSubclass<imp::RtmpSrc>) @extends gst::Element, gst::Object,

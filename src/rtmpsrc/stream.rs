@@ -14,6 +14,7 @@ use gst::subclass::prelude::*;
 
 use super::demux::{Action, Demuxer, EndReason, Frame, LiveClock, StreamKind};
 use super::imp::{CAT, Control, SrcSettings};
+use super::worker::{self, Item, PadQueue};
 use crate::connection::{ConnectOptions, Connection, ConnectionError, Direction};
 use crate::protocol::session::{MediaKind, SessionError, SessionEvent};
 
@@ -40,6 +41,9 @@ pub struct Streamer {
     clock: LiveClock,
     started: Instant,
     group_id: gst::GroupId,
+    /// The queues of the pad threads.
+    video: Option<Arc<PadQueue>>,
+    audio: Option<Arc<PadQueue>>,
 }
 
 impl Streamer {
@@ -58,6 +62,8 @@ impl Streamer {
             clock: LiveClock::default(),
             started: Instant::now(),
             group_id: gst::GroupId::next(),
+            video: None,
+            audio: None,
         }
     }
 
@@ -214,8 +220,28 @@ impl Streamer {
                 let pad = element
                     .imp()
                     .add_pad(kind, &self.control, self.group_id, &events);
-                if pad.is_none() {
+                let Some(pad) = pad else {
                     return Flow::Break(());
+                };
+                let queue = Arc::new(PadQueue::default());
+                let flow_element = element.clone();
+                let thread = worker::spawn(pad, queue.clone(), move |pad, flow| {
+                    flow_element.imp().update_flow(pad, flow)
+                });
+                match thread {
+                    Ok(thread) => self.control.add_worker(queue.clone(), thread),
+                    Err(err) => {
+                        gst::element_error!(
+                            self.element,
+                            gst::CoreError::Thread,
+                            ("Cannot start a pad thread: {err}")
+                        );
+                        return Flow::Break(());
+                    }
+                }
+                match kind {
+                    StreamKind::Video => self.video = Some(queue),
+                    StreamKind::Audio => self.audio = Some(queue),
                 }
             }
             Action::Caps { kind, caps } => {
@@ -271,20 +297,24 @@ impl Streamer {
         Flow::Continue(())
     }
 
-    fn pad(&self, kind: StreamKind) -> Option<gst::Pad> {
-        self.imp().pads().get(kind).cloned()
+    fn queue(&self, kind: StreamKind) -> Option<&Arc<PadQueue>> {
+        match kind {
+            StreamKind::Video => self.video.as_ref(),
+            StreamKind::Audio => self.audio.as_ref(),
+        }
     }
 
     fn push_event(&self, kind: StreamKind, event: gst::Event) {
-        if let Some(pad) = self.pad(kind) {
-            pad.push_event(event);
+        if let Some(queue) = self.queue(kind) {
+            queue.push(Item::Event(event));
         }
     }
 
     fn push_frame(&mut self, kind: StreamKind, frame: Frame) -> Flow {
-        let Some(pad) = self.pad(kind) else {
+        let Some(queue) = self.queue(kind).cloned() else {
             return Flow::Continue(());
         };
+        // Received now: this is when the running time is taken for the first buffer.
         let element = self.element.clone();
         let now = || {
             element
@@ -305,9 +335,10 @@ impl Streamer {
                 buffer.set_flags(gst::BufferFlags::DISCONT);
             }
         }
-        gst::trace!(CAT, obj = pad, "pushing {buffer:?}");
-        let result = pad.push(buffer);
-        let combined = self.imp().pads().combiner.update_pad_flow(&pad, result);
+        if !queue.push(Item::Buffer(buffer)) {
+            return Flow::Break(());
+        }
+        let combined = self.imp().pads().combined;
         match combined {
             Ok(_) => Flow::Continue(()),
             Err(gst::FlowError::Flushing) => Flow::Break(()),
@@ -330,8 +361,8 @@ impl Streamer {
     }
 
     fn push_eos(&mut self) {
-        for pad in self.imp().pads().all() {
-            pad.push_event(gst::event::Eos::new());
+        for kind in [StreamKind::Video, StreamKind::Audio] {
+            self.push_event(kind, gst::event::Eos::new());
         }
     }
 

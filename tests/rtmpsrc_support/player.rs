@@ -207,7 +207,9 @@ impl Player {
 
 fn add_branch(pipeline: &gst::Pipeline, pad: &gst::Pad, log: &Arc<Mutex<Log>>) {
     let name = pad.name().to_string();
-    let caps = pad.current_caps().expect("caps are set before the pad is added");
+    let caps = pad
+        .current_caps()
+        .expect("caps are set before the pad is added");
     {
         let mut log = log.lock().unwrap();
         log.order.push(name.clone());
@@ -275,13 +277,11 @@ fn add_branch(pipeline: &gst::Pipeline, pad: &gst::Pad, log: &Arc<Mutex<Log>>) {
             .dynamic_cast_ref::<gst_base::BaseSink>()
             .unwrap()
             .latency();
-        let running = pad
-            .sticky_event::<gst::event::Segment>(0)
-            .and_then(|s| {
-                s.segment()
-                    .downcast_ref::<gst::ClockTime>()
-                    .and_then(|s| s.to_running_time(buffer.pts()))
-            });
+        let running = pad.sticky_event::<gst::event::Segment>(0).and_then(|s| {
+            s.segment()
+                .downcast_ref::<gst::ClockTime>()
+                .and_then(|s| s.to_running_time(buffer.pts()))
+        });
         let mut log = handoff_log.lock().unwrap();
         let pad_log = log.pads.get_mut(&name).unwrap();
         pad_log.decoded += 1;
