@@ -1,102 +1,22 @@
-//! rtmpsrc against real peers: nginx-rtmp relaying streams published by ffmpeg (generated FLV
-//! files played in real time), by our rtmpsink and by `flvmux ! rtmp2sink`. The player is an
-//! in-process pipeline that decodes what rtmpsrc gives (see `rtmpsrc_support/player.rs`) and the
-//! tests compare frame counts, caps and timestamps with what was sent.
+//! rtmpsrc playing real streams: nginx-rtmp relaying what ffmpeg (generated FLV files played in
+//! real time), our rtmpsink and `flvmux ! rtmp2sink` publish, ffmpeg as the server itself, and
+//! playbin picking rtmpsrc for rtmp:// URIs. The player is an in-process pipeline that decodes
+//! what rtmpsrc gives (`rtmpsrc_support/player.rs`); the tests compare frame counts, caps and
+//! timestamps with what was sent. Errors, cancellation and the end of streams are in
+//! `rtmpsrc_control.rs`.
 
+#[path = "rtmpsrc_support/checks.rs"]
+mod checks;
 mod common;
 #[path = "rtmpsrc_support/player.rs"]
 mod player;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Nginx, Probe, TempDir, TestFlv, ffmpeg_publish_file, make_test_flv};
+use checks::*;
+use common::{Nginx, TempDir, TestFlv, ffmpeg_publish_file, make_test_flv};
 use gst::prelude::*;
-use player::{Log, Outcome, Player, init};
-
-const PLAY_TIMEOUT: Duration = Duration::from_secs(20);
-const WAIT: Duration = Duration::from_secs(10);
-
-/// A file's stream start time in ms (ffprobe's `start_time`).
-fn start_ms(probe: &Probe, kind: &str) -> f64 {
-    let stream = match kind {
-        "video" => probe.video(),
-        _ => probe.audio(),
-    };
-    let s = stream.expect("stream").raw["start_time"]
-        .as_str()
-        .expect("start_time")
-        .parse::<f64>()
-        .expect("a number");
-    s * 1000.0
-}
-
-/// Starts the player, waits until nginx has it, publishes `opts` as a file with ffmpeg -re and
-/// plays until EOS.
-fn play_ffmpeg_file(app_stream: &str, opts: &TestFlv) -> (Probe, Outcome, Log, gst::Structure) {
-    let nginx = Nginx::start();
-    let tmp = TempDir::new("rtmpsrc");
-    let flv = tmp.join("in.flv");
-    let probe = make_test_flv(&flv, opts);
-    let url = nginx.url(app_stream);
-    let player = Player::new(&url, &[]);
-    player.play();
-    let name = app_stream.rsplit('/').next().unwrap();
-    nginx.wait_player(name, WAIT);
-    let publisher = ffmpeg_publish_file(&flv, &url);
-    let outcome = player.run(PLAY_TIMEOUT);
-    publisher
-        .finish(WAIT)
-        .assert_success("ffmpeg publishing the test file");
-    let stats = player.stats();
-    let log = player.stop();
-    (probe, outcome, log, stats)
-}
-
-fn assert_h264_caps(log: &Log, width: i32, height: i32, fps: i32) {
-    let caps = log.pad("video").last_caps();
-    assert_eq!(caps.name(), "video/x-h264");
-    assert_eq!(caps.get::<&str>("stream-format").unwrap(), "avc");
-    assert_eq!(caps.get::<&str>("alignment").unwrap(), "au");
-    assert!(caps.has_field("codec_data"), "{caps}");
-    assert_eq!(caps.get::<i32>("width").unwrap(), width, "{caps}");
-    assert_eq!(caps.get::<i32>("height").unwrap(), height, "{caps}");
-    assert_eq!(
-        caps.get::<gst::Fraction>("framerate").unwrap(),
-        gst::Fraction::new(fps, 1),
-        "{caps}"
-    );
-}
-
-fn assert_aac_caps(log: &Log, rate: i32, channels: i32) {
-    let caps = log.pad("audio").last_caps();
-    assert_eq!(caps.name(), "audio/mpeg");
-    assert_eq!(caps.get::<i32>("mpegversion").unwrap(), 4, "{caps}");
-    assert_eq!(caps.get::<&str>("stream-format").unwrap(), "raw");
-    assert!(caps.get::<bool>("framed").unwrap());
-    assert!(caps.has_field("codec_data"), "{caps}");
-    assert_eq!(caps.get::<i32>("rate").unwrap(), rate, "{caps}");
-    assert_eq!(caps.get::<i32>("channels").unwrap(), channels, "{caps}");
-}
-
-/// Every buffer timestamped, DTS monotonic, the first buffer a DISCONT, EOS at the sink.
-fn assert_clean_pad(log: &Log, name: &str) {
-    let pad = log.pad(name);
-    assert_eq!(pad.untimed, 0, "{name}: buffers without timestamps");
-    pad.assert_monotonic_dts();
-    assert!(pad.discont >= 1, "{name}: first buffer not DISCONT");
-    assert!(pad.eos, "{name}: no EOS reached the sink");
-}
-
-/// The first decoded frames of both streams start together, as in the file.
-fn assert_av_start_together(probe: &Probe, log: &Log, frame: Duration) {
-    let first = |name: &str| log.pad(name).decoded_pts.first().copied().expect("decoded");
-    let played = first("video").nseconds() as f64 / 1e6 - first("audio").nseconds() as f64 / 1e6;
-    let sent = start_ms(probe, "video") - start_ms(probe, "audio");
-    assert!(
-        (played - sent).abs() <= frame.as_secs_f64() * 1000.0,
-        "A/V start offset {played} ms, file has {sent} ms"
-    );
-}
+use player::{Player, init};
 
 #[test]
 fn h264_and_aac_from_ffmpeg() {
@@ -237,69 +157,6 @@ fn video_only_from_ffmpeg() {
     assert_clean_pad(&log, "video");
 }
 
-/// Counts the buffers entering each sink pad of `element`, by media type ("video", "audio").
-fn count_sink_buffers(
-    element: &gst::Element,
-) -> std::collections::BTreeMap<String, std::sync::Arc<std::sync::atomic::AtomicU64>> {
-    let mut counters = std::collections::BTreeMap::new();
-    for pad in element.sink_pads() {
-        // flvmux names its pads sink_N: tell them apart by the template.
-        let kind = pad
-            .pad_template()
-            .map(|t| t.name_template().to_string())
-            .unwrap_or_else(|| pad.name().to_string());
-        let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let c = counter.clone();
-        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            gst::PadProbeReturn::Ok
-        });
-        counters.insert(kind, counter);
-    }
-    counters
-}
-
-/// Runs a publishing pipeline to EOS (or panics with its error).
-fn run_publisher(publisher: &gst::Element, timeout: Duration) {
-    publisher.set_state(gst::State::Playing).unwrap();
-    let bus = publisher.bus().unwrap();
-    let msg = bus.timed_pop_filtered(
-        gst::ClockTime::from_nseconds(timeout.as_nanos() as u64),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    match msg.as_ref().map(|m| m.view()) {
-        Some(gst::MessageView::Eos(_)) => {}
-        other => panic!("publisher did not finish: {other:?}"),
-    }
-    publisher.set_state(gst::State::Null).unwrap();
-}
-
-const LIVE_VIDEO: &str = "videotestsrc is-live=true num-buffers=75 \
-    ! video/x-raw,width=320,height=240,framerate=25/1 \
-    ! x264enc tune=zerolatency key-int-max=25 speed-preset=ultrafast ! h264parse";
-const LIVE_AUDIO: &str = "audiotestsrc is-live=true num-buffers=100 samplesperbuffer=1024 \
-    ! audio/x-raw,rate=44100,channels=2 ! voaacenc ! aacparse";
-
-/// Plays `stream` while `publisher` (its muxer or sink named `m`) publishes live test sources.
-fn play_gst_publisher(nginx: &Nginx, stream: &str, publisher: &str) -> (Outcome, Log, u64, u64) {
-    let url = nginx.url(stream);
-    let player = Player::new(&url, &[]);
-    player.play();
-    nginx.wait_player(stream, WAIT);
-    let publisher = gst::parse::launch(&publisher.replace("{url}", &url)).unwrap();
-    let counted = publisher
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("m")
-        .unwrap();
-    let counters = count_sink_buffers(&counted);
-    run_publisher(&publisher, PLAY_TIMEOUT);
-    let outcome = player.run(PLAY_TIMEOUT);
-    let log = player.stop();
-    let sent = |name: &str| counters[name].load(std::sync::atomic::Ordering::Relaxed);
-    (outcome, log, sent("video"), sent("audio"))
-}
-
 #[test]
 fn live_test_sources_from_our_rtmpsink() {
     init();
@@ -340,22 +197,6 @@ fn live_test_sources_from_flvmux_and_rtmp2sink() {
     assert_aac_caps(&log, 44100, 2);
     assert_clean_pad(&log, "video");
     assert_clean_pad(&log, "audio");
-}
-
-/// A fakesink that counts what it renders.
-fn counting_sink() -> (gst::Element, std::sync::Arc<std::sync::atomic::AtomicU64>) {
-    let sink = gst::ElementFactory::make("fakesink")
-        .property("sync", true)
-        .property("signal-handoffs", true)
-        .build()
-        .unwrap();
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let c = count.clone();
-    sink.connect("handoff", false, move |_| {
-        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        None
-    });
-    (sink, count)
 }
 
 #[test]
@@ -471,239 +312,97 @@ fn a_publisher_that_starts_after_the_player() {
 }
 
 #[test]
-fn a_missing_recording_is_stream_not_found() {
-    let nginx = Nginx::start();
-    let player = Player::new(&nginx.url("vod/missing.flv"), &[]);
-    player.play();
-    let outcome = player.run(PLAY_TIMEOUT);
-    player.stop();
-    assert!(
-        outcome.error().matches(gst::ResourceError::NotFound),
-        "{:?}",
-        outcome.error
-    );
-    let text = outcome.error_text();
-    assert!(text.contains("'missing.flv'"), "{text}");
-    assert!(text.contains("StreamNotFound"), "{text}");
-}
-
-#[test]
-fn a_live_stream_nobody_publishes() {
-    let nginx = Nginx::start();
-    // nginx's live application accepts any name and just sends nothing: idle-timeout ends the
-    // wait with an error naming the stream.
-    let player = Player::new(&nginx.url("plain/nobody"), &[("idle-timeout", "2")]);
-    player.play();
-    let outcome = player.run(PLAY_TIMEOUT);
-    player.stop();
-    assert!(
-        outcome.error().matches(gst::ResourceError::NotFound),
-        "{:?}",
-        outcome.error
-    );
-    let text = outcome.error_text();
-    assert!(text.contains("'nobody'"), "{text}");
-    assert!(
-        outcome.elapsed >= Duration::from_secs(2) && outcome.elapsed < Duration::from_secs(5),
-        "{:?}",
-        outcome.elapsed
-    );
-    // With `play_restart on` nginx does not even start the play before a publisher comes:
-    // `timeout` bounds that wait.
-    let player = Player::new(&nginx.url("live/nobody"), &[("timeout", "2")]);
-    player.play();
-    let outcome = player.run(PLAY_TIMEOUT);
-    player.stop();
-    assert!(
-        outcome.error().matches(gst::ResourceError::OpenRead),
-        "{:?}",
-        outcome.error
-    );
-    assert!(
-        outcome.error_text().contains("timed out"),
-        "{}",
-        outcome.error_text()
-    );
-    assert!(
-        outcome.elapsed < Duration::from_secs(5),
-        "{:?}",
-        outcome.elapsed
-    );
-}
-
-#[test]
-fn connection_refused_is_a_clear_error() {
-    let port = common::free_port();
-    let player = Player::new(&format!("rtmp://127.0.0.1:{port}/live/x"), &[]);
-    player.play();
-    let outcome = player.run(PLAY_TIMEOUT);
-    player.stop();
-    assert!(outcome.error().matches(gst::ResourceError::OpenRead));
-    assert!(
-        outcome.error_text().contains("refused"),
-        "{}",
-        outcome.error_text()
-    );
-    assert!(outcome.elapsed < Duration::from_secs(3));
-}
-
-/// Sets the player to NULL after `after` and returns how long that took.
-fn time_to_null(player: Player, after: Duration) -> Duration {
-    std::thread::sleep(after);
-    let start = Instant::now();
-    player.stop();
-    start.elapsed()
-}
-
-#[test]
-fn null_during_connect_handshake_or_play_returns_promptly() {
-    // A server that accepts TCP (the kernel completes it) but never answers the handshake.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port();
-    let player = Player::new(
-        &format!("rtmp://127.0.0.1:{port}/live/x"),
-        &[("timeout", "30")],
-    );
-    player.play();
-    let took = time_to_null(player, Duration::from_millis(500));
-    assert!(
-        took < Duration::from_secs(1),
-        "NULL took {took:?} in the handshake"
-    );
-
-    // Without a TCP answer at all: connecting to a listener whose backlog is full is not
-    // portable, so cover the wait for Play.Start instead (nginx with play_restart on).
-    let nginx = Nginx::start();
-    let player = Player::new(&nginx.url("live/waiting"), &[("timeout", "30")]);
-    player.play();
-    nginx.wait_player("waiting", WAIT);
-    let took = time_to_null(player, Duration::from_millis(200));
-    assert!(
-        took < Duration::from_secs(1),
-        "NULL took {took:?} waiting for play"
-    );
-
-    // READY -> NULL straight after starting, while still connecting.
-    let player = Player::new(&nginx.url("live/quick"), &[]);
-    player.play();
-    let took = time_to_null(player, Duration::ZERO);
-    assert!(
-        took < Duration::from_secs(1),
-        "NULL took {took:?} while connecting"
-    );
-    drop(silent);
-}
-
-/// A live publisher (our rtmpsink) that runs until stopped.
-fn endless_publisher(url: &str) -> gst::Element {
-    let publisher = gst::parse::launch(&format!(
-        "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=25/1 \
-         ! x264enc tune=zerolatency key-int-max=25 speed-preset=ultrafast ! h264parse \
-         ! rtmpsink name=m location={url} \
-         audiotestsrc is-live=true samplesperbuffer=1024 ! voaacenc ! aacparse ! m."
-    ))
+fn text_data_and_media_from_an_ffmpeg_server() {
+    let tmp = TempDir::new("ffmpeg-server");
+    let flv = tmp.join("in.flv");
+    let probe = make_test_flv(&flv, &TestFlv::default());
+    let srt = tmp.join("subs.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:00,500 --> 00:00:01,000\nhello world\n\n2\n00:00:01,200 --> 00:00:01,800\nsecond cue\n",
+    )
     .unwrap();
-    publisher.set_state(gst::State::Playing).unwrap();
-    publisher
-}
-
-/// Waits until the player has rendered some video.
-fn wait_decoded(player: &Player) {
-    let ok = common::wait_until(WAIT, || {
-        player
-            .log()
-            .pads
-            .get("video")
-            .is_some_and(|p| p.decoded >= 10)
-    });
-    assert!(ok, "no video decoded");
-}
-
-#[test]
-fn live_source_reports_latency_and_ends_on_application_eos() {
-    init();
-    let nginx = Nginx::start();
-    let url = nginx.url("plain/eos");
-    let player = Player::new(&url, &[("latency", "300")]);
+    let with_text = tmp.join("text.flv");
+    common::run_with_timeout(
+        std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y", "-i"])
+            .arg(&flv)
+            .arg("-i")
+            .arg(&srt)
+            .args(["-map", "0", "-map", "1", "-c:v", "copy", "-c:a", "copy"])
+            .args(["-c:s", "text", "-f", "flv"])
+            .arg(&with_text),
+        WAIT,
+    )
+    .assert_success("ffmpeg adding subtitles");
+    let (url, server) = ffmpeg_server(&with_text);
+    let player = Player::new(&url, &[]);
     player.play();
-    nginx.wait_player("eos", WAIT);
-    let publisher = endless_publisher(&url);
-    wait_decoded(&player);
-    let mut query = gst::query::Latency::new();
-    assert!(player.pipeline.query(&mut query));
-    let (live, min, _) = query.result();
-    assert!(live);
-    assert!(min >= gst::ClockTime::from_mseconds(300), "{min}");
-    // gst-launch -e does this on Ctrl-C: the source must end the stream.
-    player.pipeline.send_event(gst::event::Eos::new());
-    let outcome = player.run(Duration::from_secs(5));
-    publisher.set_state(gst::State::Null).unwrap();
+    let outcome = player.run(PLAY_TIMEOUT);
+    let log = player.stop();
+    server.finish(WAIT);
+    // ffmpeg closes the connection at the end of the file, which is EOS by default.
     outcome.assert_eos();
-    assert!(
-        outcome.elapsed < Duration::from_secs(2),
-        "{:?}",
-        outcome.elapsed
+    let texts: Vec<(String, String)> = outcome
+        .data
+        .iter()
+        .map(|s| {
+            (
+                s.get::<String>("name").unwrap(),
+                s.get::<String>("values").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert_eq!(texts[0].0, "onTextData");
+    assert!(texts[0].1.contains("\"hello world\""), "{texts:?}");
+    assert!(texts[1].1.contains("\"second cue\""), "{texts:?}");
+    assert_eq!(
+        Some(log.pad("video").decoded),
+        probe.video().unwrap().nb_read_frames
     );
-    player.stop();
+    assert_eq!(
+        Some(log.pad("audio").decoded),
+        probe.audio().unwrap().nb_read_frames
+    );
+    assert_clean_pad(&log, "video");
 }
 
 #[test]
-fn idle_timeout_ends_a_stalled_stream_with_eos() {
-    init();
-    let nginx = Nginx::start();
-    let url = nginx.url("plain/stall");
-    let player = Player::new(&url, &[("idle-timeout", "2")]);
+fn an_unsupported_video_codec_is_skipped_with_a_warning() {
+    let tmp = TempDir::new("flv1");
+    let flv = tmp.join("flv1.flv");
+    // Sorenson H.263 (FLV codec 2) video with AAC audio.
+    common::run_with_timeout(
+        std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y"])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=25:duration=2",
+            ])
+            .args(["-f", "lavfi", "-i", "sine=sample_rate=44100:duration=2"])
+            .args(["-c:v", "flv1", "-c:a", "aac", "-f", "flv"])
+            .arg(&flv),
+        WAIT,
+    )
+    .assert_success("ffmpeg making an flv1 file");
+    let audio_frames = common::probe(&flv).audio().unwrap().nb_read_frames;
+    let (url, server) = ffmpeg_server(&flv);
+    let player = Player::new(&url, &[]);
     player.play();
-    nginx.wait_player("stall", WAIT);
-    let publisher = endless_publisher(&url);
-    wait_decoded(&player);
-    // The live sources stop producing; the publisher stays connected.
-    publisher.set_state(gst::State::Paused).unwrap();
-    let outcome = player.run(Duration::from_secs(10));
-    publisher.set_state(gst::State::Null).unwrap();
-    player.stop();
+    let outcome = player.run(PLAY_TIMEOUT);
+    let log = player.stop();
+    server.finish(WAIT);
     outcome.assert_eos();
+    assert_eq!(log.order, ["audio"]);
+    assert!(log.no_more_pads, "the skipped stream settles the layout");
+    assert_eq!(outcome.warnings.len(), 1, "{:?}", outcome.warnings);
     assert!(
-        outcome.elapsed >= Duration::from_millis(1500) && outcome.elapsed < Duration::from_secs(5),
+        outcome.warnings[0].contains("Sorenson"),
         "{:?}",
-        outcome.elapsed
+        outcome.warnings
     );
-}
-
-/// Plays from a live publisher, then kills nginx: the socket closes without StreamEOF.
-fn server_dies(no_eof_is_error: bool) -> Outcome {
-    init();
-    let nginx = Nginx::start();
-    let url = nginx.url("plain/dies");
-    let value = if no_eof_is_error { "true" } else { "false" };
-    let player = Player::new(&url, &[("no-eof-is-error", value)]);
-    player.play();
-    nginx.wait_player("dies", WAIT);
-    let publisher = endless_publisher(&url);
-    wait_decoded(&player);
-    drop(nginx);
-    let outcome = player.run(Duration::from_secs(10));
-    publisher.set_state(gst::State::Null).unwrap();
-    player.stop();
-    outcome
-}
-
-#[test]
-fn a_closed_connection_is_eos_by_default() {
-    server_dies(false).assert_eos();
-}
-
-#[test]
-fn no_eof_is_error_makes_a_closed_connection_an_error() {
-    let outcome = server_dies(true);
-    assert!(
-        outcome.error().matches(gst::ResourceError::Read),
-        "{:?}",
-        outcome.error
-    );
-    assert!(
-        outcome.error_text().contains("without end of stream"),
-        "{}",
-        outcome.error_text()
-    );
+    assert_eq!(Some(log.pad("audio").decoded), audio_frames);
 }

@@ -317,6 +317,8 @@ impl RtmpSrc {
                 RtmpSrc::catch_panic_pad_function(parent, || false, |imp| imp.src_event(pad, event))
             })
             .build();
+        // The caps come from the stream: downstream cannot negotiate others.
+        pad.use_fixed_caps();
         if let Err(err) = pad.set_active(true) {
             gst::error!(CAT, imp = self, "cannot activate pad {name}: {err}");
             return None;

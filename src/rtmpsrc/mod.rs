@@ -11,6 +11,7 @@ use gst::prelude::*;
 pub mod demux;
 mod imp;
 mod stream;
+mod time;
 mod worker;
 
 glib::wrapper! {

@@ -2,6 +2,7 @@
 //! (`h264parse ! avdec_h264`, `avdec_aac` or `avdec_mp3`, each into a `fakesink sync=true`), and
 //! a record of what crossed each pad: caps, timestamps and flags of rtmpsrc's buffers, decoded
 //! frames, how late they reached the sink, EOS.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -198,6 +199,18 @@ impl Player {
             .set_state(gst::State::Null)
             .expect("set to NULL");
         std::mem::take(&mut *self.log.lock().unwrap())
+    }
+
+    /// Removes the decoding branches (whose sinks would wait forever for a preroll) and
+    /// forgets what they recorded, to play again from READY.
+    pub fn remove_branches(&self) {
+        for child in self.pipeline.children() {
+            if child != self.src {
+                child.set_state(gst::State::Null).unwrap();
+                self.pipeline.remove(&child).unwrap();
+            }
+        }
+        *self.log.lock().unwrap() = Log::default();
     }
 
     pub fn log(&self) -> std::sync::MutexGuard<'_, Log> {
