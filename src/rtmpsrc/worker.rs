@@ -124,3 +124,79 @@ pub fn spawn(
             gst::debug!(CAT, obj = pad, "pad thread done");
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn buffer(size: usize) -> Item {
+        Item::Buffer(gst::Buffer::from_slice(vec![0u8; size]))
+    }
+
+    #[test]
+    fn items_come_out_in_order() {
+        gst::init().unwrap();
+        let q = PadQueue::default();
+        assert!(q.push(Item::Event(gst::event::Eos::new())));
+        assert!(q.push(buffer(3)));
+        assert!(matches!(q.pop(), Some(Item::Event(_))));
+        assert!(matches!(q.pop(), Some(Item::Buffer(b)) if b.size() == 3));
+    }
+
+    #[test]
+    fn a_full_queue_blocks_until_popped_and_shutdown_wakes_everyone() {
+        gst::init().unwrap();
+        let q = Arc::new(PadQueue::default());
+        // One item larger than the bound is accepted into an empty queue.
+        assert!(q.push(buffer(MAX_QUEUED_BYTES + 1)));
+        let pusher = {
+            let q = q.clone();
+            std::thread::spawn(move || q.push(buffer(10)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!pusher.is_finished(), "push into a full queue must wait");
+        assert!(q.pop().is_some());
+        assert!(pusher.join().unwrap(), "room was made");
+        assert!(matches!(q.pop(), Some(Item::Buffer(b)) if b.size() == 10));
+
+        assert!(q.push(buffer(MAX_QUEUED_BYTES)));
+        let blocked = {
+            let q = q.clone();
+            std::thread::spawn(move || q.push(buffer(10)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        q.shutdown();
+        assert!(!blocked.join().unwrap(), "a shut down queue refuses items");
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert!(q.pop().is_none());
+        assert!(!q.push(buffer(1)));
+    }
+
+    #[test]
+    fn the_pad_thread_pushes_until_eos() {
+        gst::init().unwrap();
+        let src = gst::Pad::new(gst::PadDirection::Src);
+        let sink = gst::Pad::builder(gst::PadDirection::Sink)
+            .chain_function(|_, _, _| Ok(gst::FlowSuccess::Ok))
+            .event_function(|_, _, _| true)
+            .build();
+        src.link(&sink).unwrap();
+        sink.set_active(true).unwrap();
+        src.set_active(true).unwrap();
+        let q = Arc::new(PadQueue::default());
+        let flows = Arc::new(Mutex::new(Vec::new()));
+        let f = flows.clone();
+        let thread = spawn(src, q.clone(), move |_, flow| f.lock().unwrap().push(flow)).unwrap();
+        q.push(Item::Event(gst::event::StreamStart::new("s")));
+        q.push(Item::Event(gst::event::Segment::new(
+            &gst::FormattedSegment::<gst::ClockTime>::new(),
+        )));
+        q.push(buffer(4));
+        q.push(buffer(4));
+        q.push(Item::Event(gst::event::Eos::new()));
+        thread.join().unwrap();
+        assert_eq!(*flows.lock().unwrap(), vec![Ok(gst::FlowSuccess::Ok); 2]);
+    }
+}
