@@ -157,6 +157,11 @@ impl Streamer {
                     self.closed_without_eof("the server closed the connection");
                     return;
                 }
+                // A reset is a disconnect too (rtmp2 makes no difference either).
+                Err(err @ ConnectionError::Io(_)) => {
+                    self.closed_without_eof(&err.to_string());
+                    return;
+                }
                 Err(err) => {
                     self.fail_connection(&err);
                     return;

@@ -227,3 +227,16 @@ pub fn ffmpeg_server(flv: &std::path::Path) -> (String, common::Proc) {
     );
     (url, server)
 }
+
+/// A sync=true sink rendered the frames on time: at most one in 20 more than 50 ms late (a busy
+/// machine may delay a few; wrong timestamps or latency make nearly all of them late).
+pub fn assert_in_time(pad: &super::player::PadLog, name: &str) {
+    assert!(pad.decoded > 0, "{name}: nothing decoded");
+    assert!(
+        pad.late * 20 <= pad.decoded,
+        "{name}: {} of {} frames late (max {:?})",
+        pad.late,
+        pad.decoded,
+        pad.max_lateness
+    );
+}
