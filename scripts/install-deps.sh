@@ -9,7 +9,7 @@ PACKAGES=(
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-    nginx libnginx-mod-rtmp ffmpeg pkg-config
+    nginx libnginx-mod-rtmp libnginx-mod-stream ffmpeg openssl pkg-config
 )
 
 missing=()

@@ -314,7 +314,7 @@ pub fn uri_protocols() -> &'static [&'static str] {
 }
 
 /// Connection settings both elements share, behind each element's `Mutex<Settings>`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Settings {
     pub location: Location,
     /// Connect and handshake timeout in seconds.
@@ -325,8 +325,108 @@ pub struct Settings {
     pub async_connect: bool,
     /// librtmp-style `conn=TYPE:VALUE` arguments appended to the connect command.
     pub extra_connect_args: Option<String>,
+    /// Which authentication scheme to answer with.
+    pub authmod: Authmod,
+    /// Key for the `secureToken` challenge (never shown).
+    pub secure_token: Option<String>,
+    /// Certificate problems that fail an `rtmps://` connection.
+    pub tls_validation_flags: TlsValidationFlags,
+    /// Extra trusted CA certificates (PEM) for `rtmps://`.
+    pub tls_ca_file: Option<String>,
     /// Why the last `location` that was set did not parse; cleared by the next good one.
     location_error: Option<LocationError>,
+}
+
+/// Secrets (password, secure token) stay out of debug output.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("location", &self.location)
+            .field("timeout", &self.timeout)
+            .field("flash_version", &self.flash_version)
+            .field("async_connect", &self.async_connect)
+            .field("authmod", &self.authmod)
+            .field(
+                "secure_token",
+                &self.secure_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// rtmp2's `GstRtmpAuthmod`, by value and nick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRsRtmpAuthmod")]
+pub enum Authmod {
+    #[enum_value(name = "Never authenticate", nick = "none")]
+    None = 0,
+    #[default]
+    #[enum_value(name = "Authenticate as the server asks", nick = "auto")]
+    Auto = 1,
+    #[enum_value(name = "Adobe authentication", nick = "adobe")]
+    Adobe = 2,
+    #[enum_value(name = "Limelight authentication", nick = "llnw")]
+    Llnw = 3,
+}
+
+impl Authmod {
+    pub fn to_protocol(self) -> crate::protocol::auth::AuthMod {
+        use crate::protocol::auth::AuthMod;
+        match self {
+            Authmod::None => AuthMod::None,
+            Authmod::Auto => AuthMod::Auto,
+            Authmod::Adobe => AuthMod::Adobe,
+            Authmod::Llnw => AuthMod::Llnw,
+        }
+    }
+}
+
+/// GIO's `GTlsCertificateFlags` by value and nick, as rtmp2's `tls-validation-flags` takes them:
+/// each set flag makes that certificate problem an error.
+#[glib::flags(name = "GstRsRtmpTlsValidationFlags")]
+pub enum TlsValidationFlags {
+    #[flags_value(
+        name = "The signing certificate authority is not known",
+        nick = "unknown-ca"
+    )]
+    UNKNOWN_CA = 1 << 0,
+    #[flags_value(
+        name = "The certificate does not match the expected identity",
+        nick = "bad-identity"
+    )]
+    BAD_IDENTITY = 1 << 1,
+    #[flags_value(
+        name = "The certificate's activation time is in the future",
+        nick = "not-activated"
+    )]
+    NOT_ACTIVATED = 1 << 2,
+    #[flags_value(name = "The certificate has expired", nick = "expired")]
+    EXPIRED = 1 << 3,
+    #[flags_value(name = "The certificate has been revoked", nick = "revoked")]
+    REVOKED = 1 << 4,
+    #[flags_value(name = "The certificate's algorithm is insecure", nick = "insecure")]
+    INSECURE = 1 << 5,
+    #[flags_value(
+        name = "Some other error occurred validating the certificate",
+        nick = "generic-error"
+    )]
+    GENERIC_ERROR = 1 << 6,
+}
+
+impl TlsValidationFlags {
+    pub const VALIDATE_ALL: TlsValidationFlags = TlsValidationFlags::all();
+
+    pub fn to_validation(self) -> crate::connection::TlsValidation {
+        crate::connection::TlsValidation {
+            unknown_ca: self.contains(Self::UNKNOWN_CA),
+            bad_identity: self.contains(Self::BAD_IDENTITY),
+            not_activated: self.contains(Self::NOT_ACTIVATED),
+            expired: self.contains(Self::EXPIRED),
+            revoked: self.contains(Self::REVOKED),
+            insecure: self.contains(Self::INSECURE),
+            generic_error: self.contains(Self::GENERIC_ERROR),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -337,6 +437,10 @@ impl Default for Settings {
             flash_version: DEFAULT_FLASH_VERSION.map(str::to_owned),
             async_connect: DEFAULT_ASYNC_CONNECT,
             extra_connect_args: DEFAULT_EXTRA_CONNECT_ARGS.map(str::to_owned),
+            tls_validation_flags: TlsValidationFlags::VALIDATE_ALL,
+            tls_ca_file: None,
+            authmod: Authmod::default(),
+            secure_token: None,
             location_error: None,
         }
     }
@@ -355,6 +459,10 @@ pub const SHARED_PROPERTIES: &[&str] = &[
     "flash-version",
     "async-connect",
     "extra-connect-args",
+    "tls-validation-flags",
+    "authmod",
+    "secure-token",
+    "tls-ca-file",
 ];
 
 fn string_pspec(name: &str, nick: &str, blurb: &str, default: Option<&str>) -> glib::ParamSpec {
@@ -430,6 +538,31 @@ pub fn properties() -> Vec<glib::ParamSpec> {
              conn=B:1 conn=N:1.5 conn=S:text conn=Z: (boolean, number, string, null)",
             DEFAULT_EXTRA_CONNECT_ARGS,
         ),
+        glib::ParamSpecFlags::builder::<TlsValidationFlags>("tls-validation-flags")
+            .nick("TLS validation flags")
+            .blurb("TLS certificate validation flags used to validate the server certificate")
+            .default_value(TlsValidationFlags::VALIDATE_ALL)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecEnum::builder::<Authmod>("authmod")
+            .nick("Authentication mode")
+            .blurb("Authentication mode to use")
+            .default_value(Authmod::default())
+            .mutable_ready()
+            .build(),
+        // Readable for rtmp2 compatibility, but reading always returns NULL.
+        string_pspec(
+            "secure-token",
+            "Secure token",
+            "Secure token used for authentication (reads return NULL)",
+            None,
+        ),
+        string_pspec(
+            "tls-ca-file",
+            "TLS CA file",
+            "PEM file of certificate authorities to trust for rtmps:// besides the system store",
+            None,
+        ),
     ]
 }
 
@@ -497,6 +630,12 @@ impl Settings {
                 self.async_connect = value.get().map_err(|e| type_error(pspec, e))?
             }
             "extra-connect-args" => self.extra_connect_args = string()?,
+            "tls-validation-flags" => {
+                self.tls_validation_flags = value.get().map_err(|e| type_error(pspec, e))?;
+            }
+            "tls-ca-file" => self.tls_ca_file = string()?,
+            "authmod" => self.authmod = value.get().map_err(|e| type_error(pspec, e))?,
+            "secure-token" => self.secure_token = string()?,
             other => return Err(type_error(pspec, format!("'{other}' is not handled here"))),
         }
         Ok(())
@@ -518,6 +657,10 @@ impl Settings {
             "flash-version" => self.flash_version.to_value(),
             "async-connect" => self.async_connect.to_value(),
             "extra-connect-args" => self.extra_connect_args.to_value(),
+            "tls-validation-flags" => self.tls_validation_flags.to_value(),
+            "tls-ca-file" => self.tls_ca_file.to_value(),
+            "authmod" => self.authmod.to_value(),
+            "secure-token" => None::<String>.to_value(),
             _ => pspec.default_value().clone(),
         }
     }

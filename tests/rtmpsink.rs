@@ -3,98 +3,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::pipeline::{init, run};
 use common::{LiveReader, Nginx, decode_errors, probe, video_frame_pts_ms, video_pict_types};
 use gst::prelude::*;
-
-fn init() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        gst::init().expect("gstreamer init");
-        gstrtmp::plugin_register_static().expect("register rtmp plugin");
-    });
-}
-
-/// What a pipeline did, as an application would see it on the bus.
-#[derive(Debug)]
-struct Outcome {
-    eos: bool,
-    error: Option<(gst::glib::Error, String)>,
-    /// Buffers that entered each rtmpsink pad.
-    buffers: BTreeMap<String, u64>,
-    stats: Option<gst::Structure>,
-}
-
-impl Outcome {
-    fn assert_eos(&self) {
-        assert!(
-            self.eos && self.error.is_none(),
-            "pipeline did not end with EOS: {:?}",
-            self.error
-        );
-    }
-
-    fn error_text(&self) -> String {
-        let (err, debug) = self.error.as_ref().expect("an error was expected");
-        format!("{} ({debug})", err.message())
-    }
-}
-
-/// Runs `description` (its rtmpsink named `s`) until EOS or an error, at most `timeout`.
-fn run(description: &str, timeout: Duration) -> Outcome {
-    init();
-    let pipeline = gst::parse::launch(description)
-        .expect("pipeline parses")
-        .downcast::<gst::Pipeline>()
-        .expect("a pipeline");
-    let sink = pipeline.by_name("s").expect("rtmpsink named s");
-    let counters: Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>> = Default::default();
-    for pad in sink.sink_pads() {
-        let counter = Arc::new(AtomicU64::new(0));
-        counters
-            .lock()
-            .unwrap()
-            .insert(pad.name().to_string(), counter.clone());
-        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            gst::PadProbeReturn::Ok
-        });
-    }
-    pipeline
-        .set_state(gst::State::Playing)
-        .expect("set to PLAYING");
-    let bus = pipeline.bus().expect("bus");
-    let mut outcome = Outcome {
-        eos: false,
-        error: None,
-        buffers: BTreeMap::new(),
-        stats: None,
-    };
-    let message = bus.timed_pop_filtered(
-        gst::ClockTime::from_nseconds(timeout.as_nanos() as u64),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    match message.as_ref().map(|m| m.view()) {
-        Some(gst::MessageView::Eos(_)) => outcome.eos = true,
-        Some(gst::MessageView::Error(err)) => {
-            outcome.error = Some((err.error(), format!("{:?}", err.debug())));
-        }
-        _ => {}
-    }
-    outcome.stats = Some(sink.property::<gst::Structure>("stats"));
-    pipeline.set_state(gst::State::Null).expect("set to NULL");
-    outcome.buffers = counters
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
-        .collect();
-    outcome
-}
 
 const VIDEO_320: &str = "videotestsrc num-buffers=50 ! video/x-raw,width=320,height=240,framerate=25/1 \
      ! x264enc key-int-max=25 speed-preset=ultrafast ! h264parse";
@@ -447,7 +360,11 @@ fn a_server_that_is_not_rtmp_fails_the_handshake() {
         Duration::from_secs(30),
     );
     let (err, _) = outcome.error.as_ref().expect("error");
-    assert!(err.matches(gst::ResourceError::OpenWrite), "{err:?}");
+    assert!(
+        err.matches(gst::ResourceError::OpenWrite),
+        "{}",
+        outcome.error_text()
+    );
     assert!(
         outcome.error_text().contains("handshake"),
         "{}",

@@ -4,7 +4,7 @@
 //! readable/writable and keeps reading or writing until the kernel says WouldBlock.
 
 use std::collections::VecDeque;
-use std::io::{ErrorKind, IoSlice, Read, Write};
+use std::io::{ErrorKind, IoSlice};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,8 +13,11 @@ use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use super::transport::{TlsFailure, Transport};
 use super::{CAT, ConnectOptions, ConnectionError, Inner, Outgoing, Phase, Shared};
-use crate::protocol::session::{ClientSession, SessionEvent, SessionMode, SessionState};
+use crate::protocol::session::{
+    ClientSession, SessionError, SessionEvent, SessionMode, SessionState,
+};
 
 pub(super) const WAKER: Token = Token(0);
 const SOCKET: Token = Token(1);
@@ -41,6 +44,7 @@ pub(super) fn run(poll: Poll, shared: Arc<Shared>, options: ConnectOptions) {
         unsent: 0,
         readable: false,
         writable: false,
+        last_write_progress: Instant::now(),
     };
     let result = io.run();
     let mut inner = io.shared.lock();
@@ -64,14 +68,51 @@ struct Io {
     unsent: usize,
     readable: bool,
     writable: bool,
+    /// When the socket last took bytes (or had nothing to take).
+    last_write_progress: Instant,
 }
 
 impl Io {
+    /// Connects and runs the session; authentication challenges take a new connection each
+    /// (Adobe's exchange needs two), with the parameters the session worked out.
     fn run(&mut self) -> Result<(), ConnectionError> {
+        const MAX_AUTH_ROUNDS: usize = 3;
+        for _ in 0..MAX_AUTH_ROUNDS {
+            let mut random = [0u8; 4];
+            let _ = getrandom::fill(&mut random);
+            self.options.session.auth_random = u32::from_le_bytes(random);
+            match self.run_connection() {
+                Err(ConnectionError::Session(err)) => match err.as_ref() {
+                    SessionError::AuthRetry(state) => {
+                        gst::debug!(CAT, "authenticating: {}", state.mode_name());
+                        self.options.session.auth = state.clone();
+                        self.pending.clear();
+                        self.unsent = 0;
+                        self.readable = false;
+                        self.writable = false;
+                    }
+                    _ => return Err(ConnectionError::Session(err)),
+                },
+                other => return other,
+            }
+        }
+        Err(SessionError::ConnectRejected {
+            code: String::new(),
+            description: "authentication did not finish".into(),
+        }
+        .into())
+    }
+
+    fn run_connection(&mut self) -> Result<(), ConnectionError> {
         let deadline = Instant::now() + self.options.timeout;
-        let mut stream = self.connect(deadline)?;
+        let stream = self.connect(deadline)?;
         // Media is latency-sensitive and we batch writes ourselves.
         let _ = stream.set_nodelay(true);
+        let mut stream = match &self.options.tls {
+            None => Transport::Plain(stream),
+            Some(tls) => Transport::tls(stream, &self.options.host, tls)
+                .map_err(|e| ConnectionError::Tls(e.to_string()))?,
+        };
         let mut random = vec![0u8; 1528];
         // Randomness only makes C1 unpredictable; a fixed pattern still completes the handshake.
         let _ = getrandom::fill(&mut random);
@@ -84,12 +125,24 @@ impl Io {
             session.take_output(&mut self.pending);
             self.unsent = self.pending.iter().map(Bytes::len).sum();
             self.write(&mut stream, session.state())?;
-            if closing && self.pending.is_empty() {
-                let _ = stream.shutdown(std::net::Shutdown::Both);
+            if closing && self.pending.is_empty() && !stream.has_buffered_output() {
+                let _ = stream.tcp().shutdown(std::net::Shutdown::Both);
                 return Ok(());
+            }
+            let waiting_to_write = !self.pending.is_empty() || stream.has_buffered_output();
+            if !waiting_to_write {
+                self.last_write_progress = Instant::now();
             }
             let timeout = match (session.state(), close_deadline) {
                 (_, Some(close_by)) => Some(remaining(close_by, self.options.timeout)?),
+                // A server that stops taking our data for `timeout` is gone for a live stream.
+                (SessionState::Publishing, None) if waiting_to_write => Some(
+                    remaining(
+                        self.last_write_progress + self.options.timeout,
+                        self.options.timeout,
+                    )
+                    .map_err(|_| ConnectionError::Stalled(self.options.timeout))?,
+                ),
                 (SessionState::Publishing | SessionState::Playing, None) => None,
                 _ => Some(remaining(deadline, self.options.timeout)?),
             };
@@ -249,9 +302,17 @@ impl Io {
 
     fn write(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut Transport,
         state: SessionState,
     ) -> Result<(), ConnectionError> {
+        if self.writable && stream.has_buffered_output() {
+            match stream.flush_buffered() {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(e, state)),
+            }
+        }
         // Empty slices (a message without payload) would make write_vectored return 0.
         self.pending.retain(|b| !b.is_empty());
         while self.writable && !self.pending.is_empty() {
@@ -264,6 +325,7 @@ impl Io {
             match stream.write_vectored(&slices) {
                 Ok(0) => return Err(closed_error(state)),
                 Ok(mut written) => {
+                    self.last_write_progress = Instant::now();
                     self.unsent -= written.min(self.unsent);
                     while written > 0 {
                         let Some(front) = self.pending.front_mut() else {
@@ -288,7 +350,7 @@ impl Io {
 
     fn read(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut Transport,
         session: &mut ClientSession,
     ) -> Result<(), ConnectionError> {
         let buffer = session.recv_buffer();
@@ -364,6 +426,9 @@ fn closed_error(state: SessionState) -> ConnectionError {
 
 /// A reset is a close too: servers that refuse often close with our data still unread.
 fn io_error(err: std::io::Error, state: SessionState) -> ConnectionError {
+    if let Some(tls) = err.get_ref().and_then(|e| e.downcast_ref::<TlsFailure>()) {
+        return ConnectionError::Tls(tls.0.to_string());
+    }
     match err.kind() {
         ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
             match closed_error(state) {

@@ -8,15 +8,19 @@
 //! flushes or shuts the connection down, so state changes never hang on the network.
 
 mod io;
+mod transport;
+
+pub use transport::{TlsOptions, TlsValidation};
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::location::Settings;
+use crate::location::{Scheme, Settings};
 use crate::protocol::session::{
     ClientConfig, SessionError, SessionEvent, SessionMode, SessionStats, StopCommands,
 };
@@ -42,6 +46,8 @@ pub struct ConnectOptions {
     /// Bounds name resolution, TCP connect, handshake and the RTMP connect/publish/play exchange.
     pub timeout: Duration,
     pub session: ClientConfig,
+    /// TLS (`rtmps://`) when set.
+    pub tls: Option<TlsOptions>,
     pub stop_commands: StopCommands,
     /// Media waiting to be written may hold at most this many bytes before `send` blocks.
     pub max_outgoing_bytes: usize,
@@ -63,6 +69,10 @@ pub enum ConnectionError {
     Session(Arc<SessionError>),
     #[error("connection lost: {0}")]
     Io(String),
+    #[error("the server took no data for {0:?}: it stopped reading")]
+    Stalled(Duration),
+    #[error("TLS failed: {0}")]
+    Tls(String),
     #[error("server closed the connection")]
     Closed,
     #[error("server closed the connection {0}")]
@@ -107,7 +117,8 @@ impl ConnectionError {
             ConnectionError::Refused(_)
             | ConnectionError::Connect { .. }
             | ConnectionError::Timeout(_)
-            | ConnectionError::ClosedDuringSetup(_) => open,
+            | ConnectionError::ClosedDuringSetup(_)
+            | ConnectionError::Tls(_) => open,
             ConnectionError::Session(session) => match session.as_ref() {
                 S::PublishBadName(_) => gst::ResourceError::Busy,
                 S::PublishDenied(_) | S::ConnectRejected { .. } => {
@@ -117,9 +128,10 @@ impl ConnectionError {
                 S::Handshake(_) | S::CreateStreamFailed(_) | S::StreamFailed { .. } => open,
                 _ => transfer,
             },
-            ConnectionError::Io(_) | ConnectionError::Closed | ConnectionError::Flushing => {
-                transfer
-            }
+            ConnectionError::Io(_)
+            | ConnectionError::Closed
+            | ConnectionError::Stalled(_)
+            | ConnectionError::Flushing => transfer,
         }
     }
 }
@@ -143,7 +155,16 @@ impl ConnectOptions {
         let mut session = ClientConfig::new(&location.application, &location.tc_url(), mode);
         session.flash_ver = settings.flash_version.clone();
         session.extra_connect_args = extra;
+        session.user = location.username.clone();
+        session.password = location.password.clone();
+        session.auth.mode = settings.authmod.to_protocol();
+        session.secure_token = settings.secure_token.clone();
+        let tls = (location.scheme == Scheme::Rtmps).then(|| TlsOptions {
+            validation: settings.tls_validation_flags.to_validation(),
+            ca_file: settings.tls_ca_file.as_ref().map(PathBuf::from),
+        });
         Ok(ConnectOptions {
+            tls,
             host: location.host.clone(),
             port: location.port,
             timeout: Duration::from_secs(u64::from(settings.timeout.max(1))),

@@ -14,10 +14,15 @@ use std::collections::{HashMap, VecDeque};
 use bytes::{Bytes, BytesMut};
 
 use super::amf0::Amf0Value;
+use super::auth::{self, AuthState, AuthStep};
 use super::chunk::{ChunkError, ChunkReader, ChunkWriter, DEFAULT_CHUNK_SIZE, RawMessage};
 use super::command::{self, ConnectParams, ConnectPurpose, Status};
 use super::handshake::{ClientHandshake, HandshakeError, HandshakeMode, HandshakeProgress};
 use super::message::{Message, MessageError, UserControlEvent, csid, split_aggregate, type_id};
+
+/// Largest message we accept from the peer by default: far above any real video frame, far below
+/// what 64 chunk streams of 16 MiB messages would let a hostile server make us hold.
+pub const DEFAULT_MAX_MESSAGE_SIZE: u32 = 8 * 1024 * 1024;
 
 /// The window we ask the peer to acknowledge by, as FFmpeg and rtmp2 do.
 pub const DEFAULT_WINDOW_ACK_SIZE: u32 = 2_500_000;
@@ -37,7 +42,7 @@ pub enum SessionMode {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ClientConfig {
     pub app: String,
     pub tc_url: String,
@@ -46,12 +51,34 @@ pub struct ClientConfig {
     pub page_url: Option<String>,
     pub extra_connect_args: Vec<Amf0Value>,
     pub mode: SessionMode,
+    /// Credentials for Adobe/Limelight authentication, and where that exchange stands.
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub auth: AuthState,
+    /// Makes the client challenge of an authentication response.
+    pub auth_random: u32,
+    /// Key for answering a `secureToken` challenge in the connect answer.
+    pub secure_token: Option<String>,
     pub handshake: HandshakeMode,
     /// Outgoing chunk size, announced right after the connect command.
     pub chunk_size: u32,
     pub window_ack_size: u32,
     /// Largest message the peer may send us.
     pub max_message_size: u32,
+}
+
+/// Secrets (password, secure token, authentication response) stay out of debug output.
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("app", &self.app)
+            .field("tc_url", &self.tc_url)
+            .field("mode", &self.mode)
+            .field("user", &self.user)
+            .field("auth", &self.auth.mode_name())
+            .field("chunk_size", &self.chunk_size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientConfig {
@@ -64,10 +91,15 @@ impl ClientConfig {
             page_url: None,
             extra_connect_args: Vec::new(),
             mode,
+            user: None,
+            password: None,
+            auth: AuthState::default(),
+            auth_random: 0,
+            secure_token: None,
             handshake: HandshakeMode::Simple,
             chunk_size: 4096,
             window_ack_size: DEFAULT_WINDOW_ACK_SIZE,
-            max_message_size: super::chunk::MAX_MESSAGE_LENGTH,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
 
@@ -143,6 +175,9 @@ pub enum SessionError {
     Message(#[from] MessageError),
     #[error("server refused the connection: {code} {description}")]
     ConnectRejected { code: String, description: String },
+    /// Authentication goes on over a new connection with these parameters.
+    #[error("the server asks for authentication ({})", .0.mode_name())]
+    AuthRetry(AuthState),
     #[error("server refused to create a stream: {0}")]
     CreateStreamFailed(String),
     #[error("stream is already being published (NetStream.Publish.BadName): {0}")]
@@ -444,9 +479,11 @@ impl ClientSession {
             SessionMode::Publish { .. } => ConnectPurpose::Publish,
             SessionMode::Play { .. } => ConnectPurpose::Play,
         };
+        // Authentication parameters ride on the application and tcUrl, as FMS expects them.
+        let auth = &self.config.auth.params;
         let params = ConnectParams {
-            app: self.config.app.clone(),
-            tc_url: self.config.tc_url.clone(),
+            app: format!("{}{auth}", self.config.app),
+            tc_url: format!("{}{auth}", self.config.tc_url),
             flash_ver: self.config.flash_ver.clone(),
             swf_url: self.config.swf_url.clone(),
             page_url: self.config.page_url.clone(),
@@ -617,13 +654,10 @@ impl ClientSession {
             Some(Pending::Connect) => {
                 let status = Status::from_args(&args);
                 if !success || status.as_ref().is_some_and(Status::is_error) {
-                    let status = status.unwrap_or_default();
-                    return Err(SessionError::ConnectRejected {
-                        code: status.code,
-                        description: status.description,
-                    });
+                    return Err(self.connect_rejected(status.unwrap_or_default()));
                 }
                 let info = args.into_iter().next().unwrap_or(command_object);
+                self.answer_secure_token(&info);
                 self.events.push_back(SessionEvent::Connected(info));
                 let stream = self.config.stream_name().to_owned();
                 if matches!(self.config.mode, SessionMode::Publish { .. }) {
@@ -658,6 +692,45 @@ impl ClientSession {
                 }
             }
             Some(Pending::Ignored) | None => Ok(()),
+        }
+    }
+
+    fn connect_rejected(&self, status: Status) -> SessionError {
+        let config = &self.config;
+        let step = auth::after_rejection(
+            &status.description,
+            &config.auth,
+            config.user.as_deref(),
+            config.password.as_deref(),
+            &config.app,
+            config.auth_random,
+        );
+        match step {
+            AuthStep::Retry(state) => SessionError::AuthRetry(state),
+            AuthStep::Failed(description) => SessionError::ConnectRejected {
+                code: status.code,
+                description,
+            },
+        }
+    }
+
+    /// Answers a `secureToken` in the connect answer, when we have the key for it.
+    fn answer_secure_token(&mut self, info: &Amf0Value) {
+        let (Some(key), Some(token)) = (
+            self.config.secure_token.as_deref(),
+            info.get("secureToken").and_then(Amf0Value::as_str),
+        ) else {
+            return;
+        };
+        if let Some(answer) = auth::decode_secure_token(key, token) {
+            let message = Message::Command {
+                stream_id: 0,
+                name: "secureTokenResponse".into(),
+                transaction_id: 0.0,
+                command_object: Amf0Value::Null,
+                args: vec![Amf0Value::String(answer)],
+            };
+            self.send_command(&message);
         }
     }
 

@@ -1,6 +1,7 @@
 //! The `rtmpsink` bin: properties, request pads and the URI handler.
 
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::time::Duration;
 
 use gst::glib;
 use gst::prelude::*;
@@ -9,10 +10,10 @@ use gst::subclass::prelude::*;
 use super::mux::{audio_caps, video_caps};
 use super::writer::{CAT, SinkSettings};
 use super::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_MAX_QUEUE_BYTES, RtmpMuxElement, RtmpWriterElement,
-    StopCommandFlags,
+    DEFAULT_CHUNK_SIZE, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_RECONNECT_ATTEMPTS,
+    DEFAULT_RECONNECT_DELAY_MS, RtmpMuxElement, RtmpWriterElement, StopCommandFlags,
 };
-use crate::location::{self, Settings};
+use crate::location;
 use crate::protocol::session::StopCommands;
 
 const DEFAULT_SYNC: bool = true;
@@ -35,12 +36,7 @@ pub struct RtmpSink {
 impl Default for RtmpSink {
     fn default() -> Self {
         RtmpSink {
-            settings: Arc::new(Mutex::new(SinkSettings {
-                common: Settings::default(),
-                chunk_size: DEFAULT_CHUNK_SIZE,
-                stop_commands: StopCommands::default(),
-                max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
-            })),
+            settings: Arc::new(Mutex::new(super::default_settings())),
             writer: glib::Object::new(),
             mux: Mutex::new(None),
         }
@@ -88,6 +84,7 @@ impl RtmpSink {
             .field("video-bytes", counters.video_bytes)
             .field("data-messages", counters.data_messages)
             .field("data-bytes", counters.data_bytes)
+            .field("reconnects", counters.reconnects)
             .build()
     }
 }
@@ -125,6 +122,31 @@ impl ObjectImpl for RtmpSink {
                     .default_value(DEFAULT_SYNC)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("reconnect-attempts")
+                    .nick("Reconnect attempts")
+                    .blurb(
+                        "How often to try reconnecting when an established connection drops \
+                         (0: a drop is an error)",
+                    )
+                    .default_value(DEFAULT_RECONNECT_ATTEMPTS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("reconnect-delay")
+                    .nick("Reconnect delay")
+                    .blurb("Milliseconds before the first reconnection attempt; doubles for each next one (at most 10 s)")
+                    .default_value(DEFAULT_RECONNECT_DELAY_MS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("max-queue-bytes")
+                    .nick("Maximum queued bytes")
+                    .blurb(
+                        "Media held for a slow server (or while reconnecting) before upstream \
+                         blocks (or the oldest media is dropped while reconnecting)",
+                    )
+                    .minimum(64 * 1024)
+                    .default_value(DEFAULT_MAX_QUEUE_BYTES as u64)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Stats")
                     .blurb("Connection and media statistics")
@@ -152,6 +174,17 @@ impl ObjectImpl for RtmpSink {
                 };
             }
             "sync" => self.writer.set_property_from_value("sync", value),
+            "reconnect-attempts" => {
+                self.settings().reconnect.attempts = value.get().expect("type checked upstream");
+            }
+            "reconnect-delay" => {
+                let ms: u32 = value.get().expect("type checked upstream");
+                self.settings().reconnect.delay = Duration::from_millis(u64::from(ms));
+            }
+            "max-queue-bytes" => {
+                let bytes: u64 = value.get().expect("type checked upstream");
+                self.settings().max_queue_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+            }
             _ => {
                 if let Err(err) = self.settings().common.set_property(value, pspec) {
                     gst::warning!(CAT, imp = self, "{}", err.message());
@@ -165,6 +198,15 @@ impl ObjectImpl for RtmpSink {
             "chunk-size" => self.settings().chunk_size.to_value(),
             "stop-commands" => stop_flags(self.settings().stop_commands).to_value(),
             "sync" => self.writer.property_value("sync"),
+            "reconnect-attempts" => self.settings().reconnect.attempts.to_value(),
+            "reconnect-delay" => (self
+                .settings()
+                .reconnect
+                .delay
+                .as_millis()
+                .min(u128::from(u32::MAX)) as u32)
+                .to_value(),
+            "max-queue-bytes" => (self.settings().max_queue_bytes as u64).to_value(),
             "stats" => self.stats().to_value(),
             _ => self.settings().common.property(pspec),
         }

@@ -9,6 +9,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod link;
 mod mux;
 mod writer;
 
@@ -16,8 +17,26 @@ pub use writer::{MediaCounters, error_message};
 
 /// Outgoing chunk size; larger than the protocol's 128 to save header bytes, as OBS and FFmpeg do.
 pub const DEFAULT_CHUNK_SIZE: u32 = 4096;
-/// Media queued for the connection before upstream is blocked.
+/// Media queued for the connection (or held while reconnecting) before upstream is blocked
+/// (or, while reconnecting, the oldest media is dropped).
 pub const DEFAULT_MAX_QUEUE_BYTES: usize = crate::connection::DEFAULT_MAX_OUTGOING_BYTES;
+/// A live publish rides out a server restart: 5 attempts, 2 s apart at first, doubling (about
+/// 40 s in all).
+pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 5;
+pub const DEFAULT_RECONNECT_DELAY_MS: u32 = 2000;
+
+fn default_settings() -> writer::SinkSettings {
+    writer::SinkSettings {
+        common: crate::location::Settings::default(),
+        chunk_size: DEFAULT_CHUNK_SIZE,
+        stop_commands: crate::protocol::session::StopCommands::default(),
+        max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+        reconnect: link::ReconnectPolicy {
+            attempts: DEFAULT_RECONNECT_ATTEMPTS,
+            delay: std::time::Duration::from_millis(u64::from(DEFAULT_RECONNECT_DELAY_MS)),
+        },
+    }
+}
 
 glib::wrapper! {
     pub struct RtmpSink(ObjectSubclass<imp::RtmpSink>) @extends gst::Bin, gst::Element, gst::Object,

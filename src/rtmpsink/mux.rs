@@ -379,3 +379,6 @@ impl AggregatorImpl for RtmpMux {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

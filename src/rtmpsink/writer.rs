@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gst::glib;
+use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
-use crate::connection::{ConnectOptions, Connection, ConnectionError, Direction, Outgoing};
-use crate::flv::{FlvTagReader, TagType, metadata};
+use super::link::{Interrupt, Link, LinkEvent, ReconnectPolicy, Tag};
+use crate::connection::{ConnectOptions, ConnectionError, Direction, Outgoing};
+use crate::flv::{FlvTagReader, TagType};
 use crate::location::Settings;
-use crate::protocol::session::{SessionMode, StopCommands};
+use crate::protocol::session::{SessionMode, SessionStats, StopCommands};
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("rtmpsink", gst::DebugColorFlags::empty(), Some("RTMP sink"))
@@ -26,6 +28,7 @@ pub struct SinkSettings {
     pub chunk_size: u32,
     pub stop_commands: StopCommands,
     pub max_queue_bytes: usize,
+    pub reconnect: ReconnectPolicy,
 }
 
 /// Messages and bytes sent per kind, for the `stats` property.
@@ -37,21 +40,25 @@ pub struct MediaCounters {
     pub video_bytes: u64,
     pub data_messages: u64,
     pub data_bytes: u64,
+    pub reconnects: u64,
 }
 
 #[derive(Default)]
 struct State {
-    connection: Option<Arc<Connection>>,
     tags: FlvTagReader,
     counters: MediaCounters,
     /// Last stats of a connection that has gone, so the values survive a disconnect (as rtmp2's do).
-    last_stats: Option<crate::protocol::session::SessionStats>,
+    last_stats: Option<SessionStats>,
 }
 
 #[derive(Default)]
 pub struct RtmpWriter {
     settings: Mutex<Option<Arc<Mutex<SinkSettings>>>>,
     state: Mutex<State>,
+    /// Used by the streaming thread (and start/stop) only, so it may be held across waits.
+    link: Mutex<Option<Link>>,
+    /// Reaches into those waits from unlock() and the stats property.
+    interrupt: Mutex<Arc<Interrupt>>,
 }
 
 impl RtmpWriter {
@@ -68,12 +75,7 @@ impl RtmpWriter {
             .clone();
         match shared {
             Some(s) => s.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-            None => SinkSettings {
-                common: Settings::default(),
-                chunk_size: super::DEFAULT_CHUNK_SIZE,
-                stop_commands: StopCommands::default(),
-                max_queue_bytes: super::DEFAULT_MAX_QUEUE_BYTES,
-            },
+            None => super::default_settings(),
         }
     }
 
@@ -81,54 +83,91 @@ impl RtmpWriter {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn link(&self) -> MutexGuard<'_, Option<Link>> {
+        self.link.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn interrupt(&self) -> Arc<Interrupt> {
+        self.interrupt
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub fn counters(&self) -> MediaCounters {
         self.state().counters
     }
 
-    pub fn session_stats(&self) -> Option<crate::protocol::session::SessionStats> {
-        let state = self.state();
-        state
-            .connection
-            .as_ref()
-            .map(|c| c.stats())
-            .or(state.last_stats)
+    pub fn session_stats(&self) -> Option<SessionStats> {
+        match self.interrupt().current() {
+            Some(connection) => Some(connection.stats()),
+            None => self.state().last_stats,
+        }
     }
 
-    /// Starts connecting unless a connection exists already.
-    fn ensure_connection(&self) -> Result<(), gst::ErrorMessage> {
-        if self.state().connection.is_some() {
-            return Ok(());
+    /// Creates the link and starts connecting, unless that happened already.
+    fn ensure_link(&self) -> Result<(), gst::ErrorMessage> {
+        let mut link = self.link();
+        if link.is_none() {
+            let settings = self.settings();
+            let options = connect_options(&settings)?;
+            gst::info!(
+                CAT,
+                imp = self,
+                "publishing to {}",
+                settings.common.location.to_uri()
+            );
+            let weak = self.obj().downgrade();
+            let notify = Box::new(move |event: LinkEvent| {
+                if let Some(writer) = weak.upgrade() {
+                    writer.imp().announce(event);
+                }
+            });
+            *link = Some(Link::new(
+                options,
+                settings.reconnect,
+                self.interrupt(),
+                notify,
+            ));
         }
-        let settings = self.settings();
-        let options = connect_options(&settings)?;
-        gst::info!(
-            CAT,
-            imp = self,
-            "publishing to {}",
-            settings.common.location.to_uri()
-        );
-        let connection = Connection::start(options).map_err(|e| error_message(&e))?;
-        self.state().connection = Some(Arc::new(connection));
+        if let Some(link) = link.as_mut() {
+            link.start().map_err(|e| error_message(&e))?;
+        }
         Ok(())
     }
 
-    /// Runs `f` on the connection without holding the state lock, so that unlock() can reach it.
-    fn with_connection<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, ConnectionError>,
-    ) -> Result<T, ConnectionError> {
-        let connection = self.state().connection.clone();
-        match connection {
-            Some(connection) => f(&connection),
-            None => Err(ConnectionError::Closed),
-        }
-    }
-
-    fn send(&self, item: Outgoing) -> Result<(), ConnectionError> {
-        self.with_connection(|c| {
-            c.wait_ready()?;
-            c.send(item)
-        })
+    /// Tells the application about a lost or regained connection with an element message from
+    /// the rtmpsink bin.
+    fn announce(&self, event: LinkEvent) {
+        let structure = match &event {
+            LinkEvent::Disconnected { reason } => {
+                gst::warning!(CAT, imp = self, "connection lost ({reason}), reconnecting");
+                gst::Structure::builder("rtmp-disconnected")
+                    .field("reason", reason)
+                    .build()
+            }
+            LinkEvent::Reconnected {
+                attempt,
+                dropped_bytes,
+            } => {
+                gst::info!(CAT, imp = self, "reconnected after {attempt} attempt(s)");
+                self.state().counters.reconnects += 1;
+                gst::Structure::builder("rtmp-reconnected")
+                    .field("attempt", attempt)
+                    .field("dropped-bytes", dropped_bytes)
+                    .build()
+            }
+        };
+        // From the rtmpsink bin the application knows, not from this internal element.
+        let obj = self.obj();
+        let source: gst::Element = obj
+            .parent()
+            .and_then(|p| p.downcast::<gst::Element>().ok())
+            .unwrap_or_else(|| obj.clone().upcast());
+        let message = gst::message::Element::builder(structure)
+            .src(&source)
+            .build();
+        let _ = source.post_message(message);
     }
 
     fn flow_error(&self, err: ConnectionError) -> gst::FlowError {
@@ -139,28 +178,12 @@ impl RtmpWriter {
         gst::FlowError::Error
     }
 
-    fn send_tag(
-        &self,
-        tag_type: TagType,
-        timestamp: u32,
-        body: Bytes,
-    ) -> Result<(), ConnectionError> {
-        let len = body.len() as u64;
-        let item = match tag_type {
-            TagType::Audio => Outgoing::Audio {
-                timestamp,
-                payload: body,
-            },
-            TagType::Video => Outgoing::Video {
-                timestamp,
-                payload: body,
-            },
-            TagType::Script => Outgoing::Data {
-                timestamp,
-                payload: metadata::set_data_frame(&body),
-            },
-        };
-        self.send(item)?;
+    fn send_tag(&self, tag: Tag) -> Result<(), ConnectionError> {
+        let (tag_type, len) = (tag.tag_type, tag.body.len() as u64);
+        match self.link().as_mut() {
+            Some(link) => link.send(tag)?,
+            None => return Err(ConnectionError::Closed),
+        }
         let mut state = self.state();
         let counters = &mut state.counters;
         match tag_type {
@@ -183,7 +206,9 @@ impl RtmpWriter {
     /// Applies a changed `chunk-size` while streaming.
     pub fn set_chunk_size(&self, size: u32) {
         // Queued in order with media, so it applies between two messages.
-        let _ = self.with_connection(|c| c.send(Outgoing::ChunkSize(size)));
+        if let Some(connection) = self.interrupt().current() {
+            let _ = connection.send(Outgoing::ChunkSize(size));
+        }
     }
 }
 
@@ -194,6 +219,7 @@ fn connect_options(settings: &SinkSettings) -> Result<ConnectOptions, gst::Error
         publish_type: "live".into(),
     };
     let mut options = ConnectOptions::from_settings(&settings.common, mode)?;
+    // Reconnecting resends the sequence headers itself; the chunk size is per connection.
     options.session.chunk_size = settings.chunk_size;
     options.stop_commands = settings.stop_commands;
     options.max_outgoing_bytes = settings.max_queue_bytes;
@@ -241,38 +267,35 @@ impl BaseSinkImpl for RtmpWriter {
             state.counters = MediaCounters::default();
             state.last_stats = None;
         }
+        *self.interrupt.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Interrupt::default());
         if self.settings().common.async_connect {
-            self.ensure_connection()?;
+            self.ensure_link()?;
         }
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        let mut state = self.state();
-        if let Some(connection) = state.connection.take() {
-            state.last_stats = Some(connection.stats());
-            drop(state);
-            drop(connection);
+        if let Some(connection) = self.interrupt().current() {
+            self.state().last_stats = Some(connection.stats());
         }
+        // Dropping the link stops a reconnection in progress and the connection's I/O thread.
+        let link = self.link().take();
+        drop(link);
         Ok(())
     }
 
     fn unlock(&self) -> Result<(), gst::ErrorMessage> {
-        if let Some(connection) = &self.state().connection {
-            connection.set_flushing(true);
-        }
+        self.interrupt().set_flushing(true);
         Ok(())
     }
 
     fn unlock_stop(&self) -> Result<(), gst::ErrorMessage> {
-        if let Some(connection) = &self.state().connection {
-            connection.set_flushing(false);
-        }
+        self.interrupt().set_flushing(false);
         Ok(())
     }
 
     fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        self.ensure_connection().map_err(|msg| {
+        self.ensure_link().map_err(|msg| {
             self.post_error_message(msg);
             gst::FlowError::Error
         })?;
@@ -302,8 +325,12 @@ impl BaseSinkImpl for RtmpWriter {
                     return Err(gst::FlowError::Error);
                 }
             };
-            self.send_tag(tag.tag_type, tag.timestamp, tag.body)
-                .map_err(|e| self.flow_error(e))?;
+            let tag = Tag {
+                tag_type: tag.tag_type,
+                timestamp: tag.timestamp,
+                body: tag.body,
+            };
+            self.send_tag(tag).map_err(|e| self.flow_error(e))?;
         }
         Ok(gst::FlowSuccess::Ok)
     }
@@ -312,20 +339,18 @@ impl BaseSinkImpl for RtmpWriter {
         if let gst::EventView::Eos(_) = event.view() {
             // EOS is posted only once everything is on the wire and the stream is closed.
             let timeout = Duration::from_secs(u64::from(self.settings().common.timeout.max(1)));
-            if self.state().connection.is_some() {
-                let result = self.with_connection(|c| {
-                    c.wait_ready()?;
-                    c.close(timeout)
-                });
-                match result {
-                    Ok(()) | Err(ConnectionError::Flushing) => {}
-                    Err(err) => {
-                        self.post_error_message(error_message(&err));
-                        return false;
-                    }
+            let result = match self.link().as_mut() {
+                Some(link) => link.finish(timeout),
+                None => Ok(()),
+            };
+            match result {
+                Ok(()) | Err(ConnectionError::Flushing) => {}
+                Err(err) => {
+                    self.post_error_message(error_message(&err));
+                    return false;
                 }
-                gst::info!(CAT, imp = self, "stream closed after EOS");
             }
+            gst::info!(CAT, imp = self, "stream closed after EOS");
         }
         self.parent_event(event)
     }

@@ -9,15 +9,19 @@
 pub mod gst;
 pub mod media;
 pub mod nginx;
+pub mod pipeline;
 pub mod process;
+pub mod rtmp_server;
+pub mod tls;
 
 pub use gst::{gst_inspect, gst_launch, gst_launch_args, gst_launch_args_env, gst_plugin_path};
 pub use media::{
     AudioCodec, LiveReader, Probe, StreamInfo, TestFlv, decode_errors, ffmpeg_publish_file,
     make_test_flv, probe, try_probe, video_frame_pts_ms, video_pict_types,
 };
-pub use nginx::Nginx;
+pub use nginx::{Nginx, TlsProxy};
 pub use process::{Finished, Proc, run_with_timeout};
+pub use tls::TestCertificates;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -26,6 +26,7 @@ pub struct Nginx {
     // Field order matters: the process must die before its directory is removed.
     proc: Proc,
     dir: TempDir,
+    extra_server: String,
 }
 
 fn config(dir: &Path, port: u16, extra_server: &str) -> String {
@@ -65,6 +66,110 @@ rtmp {{
     )
 }
 
+/// Writes the config that `config` makes for a free port into `dir` and starts nginx on it,
+/// retrying with another port if that one was taken meanwhile. Returns once the port accepts.
+fn launch(dir: &TempDir, config: impl Fn(u16) -> String) -> (u16, Proc) {
+    launch_on(dir, None, config)
+}
+
+/// Like [`launch`], on `port` when given (retrying while the old listener's port is still busy).
+fn launch_on(
+    dir: &TempDir,
+    fixed_port: Option<u16>,
+    config: impl Fn(u16) -> String,
+) -> (u16, Proc) {
+    let conf = dir.join("nginx.conf");
+    let log = dir.join("error.log");
+    let mut last_failure = String::new();
+    for _ in 0..START_ATTEMPTS {
+        let port = fixed_port.unwrap_or_else(free_port);
+        std::fs::write(&conf, config(port)).expect("write nginx.conf");
+        let _ = std::fs::remove_file(&log);
+        // -p: prefix for relative paths; -e: where startup errors go before the config is read.
+        let mut proc = Proc::spawn(
+            Command::new("nginx")
+                .arg("-p")
+                .arg(dir.path())
+                .arg("-c")
+                .arg(&conf)
+                .arg("-e")
+                .arg(&log),
+        );
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut exited = false;
+        let up = wait_until(START_TIMEOUT, || {
+            if proc.try_wait().is_some() {
+                exited = true;
+                return true;
+            }
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        });
+        if up && !exited {
+            return (port, proc);
+        }
+        let out = proc.kill();
+        let error_log = std::fs::read_to_string(&log).unwrap_or_default();
+        last_failure = format!(
+            "nginx on port {port} {} (status {:?})\n--- error.log ---\n{error_log}\n--- stderr ---\n{}",
+            if exited {
+                "exited"
+            } else {
+                "did not accept connections within 10 s"
+            },
+            out.status,
+            out.stderr
+        );
+        let port_taken = error_log.contains("Address already in use")
+            || out.stderr.contains("Address already in use");
+        if !port_taken {
+            break;
+        }
+        if fixed_port.is_some() {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    panic!("cannot start nginx: {last_failure}");
+}
+
+/// nginx's stream module terminating TLS on a free port in front of an RTMP server: rtmps:// for
+/// tests, with the certificate and key given.
+pub struct TlsProxy {
+    pub port: u16,
+    proc: Proc,
+    dir: TempDir,
+}
+
+impl TlsProxy {
+    pub fn start(backend_port: u16, cert: &Path, key: &Path) -> TlsProxy {
+        let dir = TempDir::new("tlsproxy");
+        let (port, proc) = launch(&dir, |port| {
+            let d = dir.path().display();
+            format!(
+                "load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+daemon off;
+master_process off;
+error_log {d}/error.log info;
+pid {d}/nginx.pid;
+events {{
+    worker_connections 64;
+}}
+stream {{
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {};
+        ssl_certificate_key {};
+        proxy_pass 127.0.0.1:{backend_port};
+    }}
+}}
+",
+                cert.display(),
+                key.display()
+            )
+        });
+        TlsProxy { port, proc, dir }
+    }
+}
+
 impl Nginx {
     /// Starts nginx and waits until its RTMP port accepts connections.
     pub fn start() -> Nginx {
@@ -78,55 +183,24 @@ impl Nginx {
         for sub in ["rec", "vod"] {
             std::fs::create_dir_all(dir.join(sub)).expect("create nginx subdir");
         }
-        let conf = dir.join("nginx.conf");
-        let log = dir.join("error.log");
-        let mut last_failure = String::new();
-        for _ in 0..START_ATTEMPTS {
-            let port = free_port();
-            std::fs::write(&conf, config(dir.path(), port, extra_server))
-                .expect("write nginx.conf");
-            let _ = std::fs::remove_file(&log);
-            // -p: prefix for relative paths; -e: where startup errors go before the config is read.
-            let mut proc = Proc::spawn(
-                Command::new("nginx")
-                    .arg("-p")
-                    .arg(dir.path())
-                    .arg("-c")
-                    .arg(&conf)
-                    .arg("-e")
-                    .arg(&log),
-            );
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let mut exited = false;
-            let up = wait_until(START_TIMEOUT, || {
-                if proc.try_wait().is_some() {
-                    exited = true;
-                    return true;
-                }
-                TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-            });
-            if up && !exited {
-                return Nginx { port, proc, dir };
-            }
-            let out = proc.kill();
-            let error_log = std::fs::read_to_string(&log).unwrap_or_default();
-            last_failure = format!(
-                "nginx on port {port} {} (status {:?})\n--- error.log ---\n{error_log}\n--- stderr ---\n{}",
-                if exited {
-                    "exited"
-                } else {
-                    "did not accept connections within 10 s"
-                },
-                out.status,
-                out.stderr
-            );
-            let port_taken = error_log.contains("Address already in use")
-                || out.stderr.contains("Address already in use");
-            if !port_taken {
-                break;
-            }
+        let (port, proc) = launch(&dir, |port| config(dir.path(), port, extra_server));
+        Nginx {
+            port,
+            proc,
+            dir,
+            extra_server: extra_server.to_owned(),
         }
-        panic!("cannot start nginx-rtmp: {last_failure}");
+    }
+
+    /// Kills nginx (as a crash or restart would: connections drop) and starts it again on the
+    /// same port with the same configuration.
+    pub fn restart(&mut self) {
+        let old = std::mem::replace(&mut self.proc, Proc::spawn(&mut Command::new("true")));
+        old.kill();
+        let (_, proc) = launch_on(&self.dir, Some(self.port), |port| {
+            config(self.dir.path(), port, &self.extra_server)
+        });
+        self.proc = proc;
     }
 
     /// `rtmp://127.0.0.1:PORT/live/NAME` for a bare name; `app/stream` selects another application

@@ -1,0 +1,407 @@
+//! The publishing link: the writer's connection, kept up across drops.
+//!
+//! When an established connection fails (server restart, network loss), a background thread
+//! reconnects with backoff while the streaming thread keeps accepting tags into a bounded
+//! backlog, so upstream keeps flowing. Once reconnected, the latest metadata and sequence
+//! headers go out first, then the backlog from the next video keyframe on: players that join
+//! the new publish can decode from its first frame. When the backlog outgrows its bound, the
+//! oldest group of pictures is dropped (live streams prefer fresh media).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::connection::{ConnectOptions, Connection, ConnectionError, Outgoing};
+use crate::flv::TagType;
+
+/// Longest wait between two reconnection attempts: the delay doubles up to this.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconnectPolicy {
+    /// 0 turns reconnecting off: a lost connection is an error at once.
+    pub attempts: u32,
+    /// Wait before the first attempt; it doubles for each later one.
+    pub delay: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkEvent {
+    Disconnected { reason: String },
+    Reconnected { attempt: u32, dropped_bytes: u64 },
+}
+
+/// One FLV tag on its way to the server.
+#[derive(Debug, Clone)]
+pub struct Tag {
+    pub tag_type: TagType,
+    pub timestamp: u32,
+    pub body: Bytes,
+}
+
+impl Tag {
+    fn is_video_keyframe(&self) -> bool {
+        // Frame type 1 (key) and, for AVC, a coded frame rather than a sequence header.
+        self.tag_type == TagType::Video
+            && self.body.first().is_some_and(|b| b >> 4 == 1)
+            && self.body.get(1) != Some(&0)
+    }
+
+    fn is_sequence_header(&self) -> bool {
+        match self.tag_type {
+            TagType::Video => {
+                self.body.first().is_some_and(|b| b & 0x0F == 7) && self.body.get(1) == Some(&0)
+            }
+            TagType::Audio => {
+                self.body.first().is_some_and(|b| b >> 4 == 10) && self.body.get(1) == Some(&0)
+            }
+            TagType::Script => false,
+        }
+    }
+
+    fn outgoing(&self) -> Outgoing {
+        let (timestamp, payload) = (self.timestamp, self.body.clone());
+        match self.tag_type {
+            TagType::Audio => Outgoing::Audio { timestamp, payload },
+            TagType::Video => Outgoing::Video { timestamp, payload },
+            TagType::Script => Outgoing::Data {
+                timestamp,
+                payload: crate::flv::metadata::set_data_frame(&payload),
+            },
+        }
+    }
+}
+
+/// What the streaming thread and `unlock()` share: flushing interrupts every wait.
+#[derive(Default)]
+pub struct Interrupt {
+    state: Mutex<InterruptState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct InterruptState {
+    flushing: bool,
+    shutdown: bool,
+    current: Option<Arc<Connection>>,
+    attempt: Option<Arc<Connection>>,
+    reconnected: Option<Result<(Arc<Connection>, u32), ConnectionError>>,
+}
+
+impl Interrupt {
+    fn lock(&self) -> MutexGuard<'_, InterruptState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_flushing(&self, flushing: bool) {
+        let mut state = self.lock();
+        state.flushing = flushing;
+        if let Some(connection) = &state.current {
+            connection.set_flushing(flushing);
+        }
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// The connection in use, if any (none while reconnecting).
+    pub fn current(&self) -> Option<Arc<Connection>> {
+        self.lock().current.clone()
+    }
+
+    fn shutdown(&self) {
+        let mut state = self.lock();
+        state.shutdown = true;
+        if let Some(attempt) = &state.attempt {
+            attempt.set_flushing(true);
+        }
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    fn set_current(&self, connection: Option<Arc<Connection>>) {
+        let mut state = self.lock();
+        if let Some(connection) = &connection {
+            connection.set_flushing(state.flushing);
+        }
+        state.current = connection;
+    }
+
+    /// Sleeps for `duration` unless shut down first (returns false then).
+    fn sleep(&self, duration: Duration) -> bool {
+        let deadline = Instant::now() + duration;
+        let mut state = self.lock();
+        while !state.shutdown {
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        false
+    }
+}
+
+pub struct Link {
+    options: ConnectOptions,
+    policy: ReconnectPolicy,
+    interrupt: Arc<Interrupt>,
+    current: Option<Arc<Connection>>,
+    /// The current connection reached publishing at least once.
+    established: bool,
+    reconnecting: bool,
+    backlog: VecDeque<Tag>,
+    backlog_bytes: usize,
+    dropped_bytes: u64,
+    metadata: Option<Tag>,
+    video_header: Option<Tag>,
+    audio_header: Option<Tag>,
+    notify: Box<dyn Fn(LinkEvent) + Send>,
+}
+
+impl Link {
+    pub fn new(
+        options: ConnectOptions,
+        policy: ReconnectPolicy,
+        interrupt: Arc<Interrupt>,
+        notify: Box<dyn Fn(LinkEvent) + Send>,
+    ) -> Link {
+        Link {
+            options,
+            policy,
+            interrupt,
+            current: None,
+            established: false,
+            reconnecting: false,
+            backlog: VecDeque::new(),
+            backlog_bytes: 0,
+            dropped_bytes: 0,
+            metadata: None,
+            video_header: None,
+            audio_header: None,
+            notify,
+        }
+    }
+
+    /// Starts the first connection (async-connect) unless it exists.
+    pub fn start(&mut self) -> Result<(), ConnectionError> {
+        if self.current.is_none() && !self.reconnecting {
+            let connection = Arc::new(Connection::start(self.options.clone())?);
+            self.interrupt.set_current(Some(connection.clone()));
+            self.current = Some(connection);
+        }
+        Ok(())
+    }
+
+    /// Sends a tag, riding out a lost connection when reconnecting is on.
+    pub fn send(&mut self, tag: Tag) -> Result<(), ConnectionError> {
+        self.remember_header(&tag);
+        self.start()?;
+        if self.reconnecting && !self.poll_reconnected()? {
+            self.push_backlog(tag);
+            return Ok(());
+        }
+        self.send_now(tag)
+    }
+
+    /// Sends everything, waiting for a reconnection in progress, then the stop commands; closes.
+    pub fn finish(&mut self, timeout: Duration) -> Result<(), ConnectionError> {
+        if self.reconnecting {
+            self.wait_reconnected()?;
+        }
+        let Some(connection) = self.current.clone() else {
+            return Ok(());
+        };
+        connection.wait_ready()?;
+        connection.close(timeout)
+    }
+
+    fn send_now(&mut self, tag: Tag) -> Result<(), ConnectionError> {
+        let Some(connection) = self.current.clone() else {
+            return Err(ConnectionError::Closed);
+        };
+        let result = connection.wait_ready().and_then(|()| {
+            self.established = true;
+            connection.send(tag.outgoing())
+        });
+        match result {
+            Err(err)
+                if self.established
+                    && self.policy.attempts > 0
+                    && err != ConnectionError::Flushing =>
+            {
+                (self.notify)(LinkEvent::Disconnected {
+                    reason: err.to_string(),
+                });
+                self.start_reconnecting();
+                self.push_backlog(tag);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn remember_header(&mut self, tag: &Tag) {
+        let slot = match tag.tag_type {
+            TagType::Script => &mut self.metadata,
+            _ if !tag.is_sequence_header() => return,
+            TagType::Video => &mut self.video_header,
+            TagType::Audio => &mut self.audio_header,
+        };
+        *slot = Some(tag.clone());
+    }
+
+    fn push_backlog(&mut self, tag: Tag) {
+        self.backlog_bytes += tag.body.len();
+        self.backlog.push_back(tag);
+        // Over the bound: drop whole groups of pictures from the front, oldest first.
+        while self.backlog_bytes > self.options.max_outgoing_bytes && !self.backlog.is_empty() {
+            loop {
+                let Some(front) = self.backlog.pop_front() else {
+                    break;
+                };
+                self.backlog_bytes -= front.body.len();
+                self.dropped_bytes += front.body.len() as u64;
+                if self.backlog.front().is_none_or(Tag::is_video_keyframe) {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn start_reconnecting(&mut self) {
+        self.reconnecting = true;
+        self.established = false;
+        self.current = None;
+        self.interrupt.set_current(None);
+        let options = self.options.clone();
+        let policy = self.policy;
+        let interrupt = self.interrupt.clone();
+        std::thread::spawn(move || reconnect(options, policy, interrupt));
+    }
+
+    /// Whether the reconnection finished; installs the new connection and sends what waited.
+    fn poll_reconnected(&mut self) -> Result<bool, ConnectionError> {
+        let outcome = self.interrupt.lock().reconnected.take();
+        match outcome {
+            None => Ok(false),
+            Some(outcome) => self.reconnected(outcome).map(|()| true),
+        }
+    }
+
+    fn wait_reconnected(&mut self) -> Result<(), ConnectionError> {
+        let mut state = self.interrupt.lock();
+        loop {
+            if state.flushing || state.shutdown {
+                return Err(ConnectionError::Flushing);
+            }
+            if let Some(outcome) = state.reconnected.take() {
+                drop(state);
+                return self.reconnected(outcome);
+            }
+            state = self
+                .interrupt
+                .changed
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn reconnected(
+        &mut self,
+        outcome: Result<(Arc<Connection>, u32), ConnectionError>,
+    ) -> Result<(), ConnectionError> {
+        self.reconnecting = false;
+        let (connection, attempt) = outcome?;
+        self.interrupt.set_current(Some(connection.clone()));
+        self.current = Some(connection);
+        self.established = true;
+        (self.notify)(LinkEvent::Reconnected {
+            attempt,
+            dropped_bytes: self.dropped_bytes,
+        });
+        self.dropped_bytes = 0;
+        let headers: Vec<Tag> = [&self.metadata, &self.video_header, &self.audio_header]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let mut waiting_for_keyframe = self.video_header.is_some();
+        let backlog = std::mem::take(&mut self.backlog);
+        self.backlog_bytes = 0;
+        for tag in headers {
+            self.send_now(tag)?;
+        }
+        for tag in backlog {
+            if tag.tag_type == TagType::Script || tag.is_sequence_header() {
+                continue;
+            }
+            if tag.tag_type == TagType::Video && waiting_for_keyframe {
+                if !tag.is_video_keyframe() {
+                    continue;
+                }
+                waiting_for_keyframe = false;
+            }
+            if self.reconnecting {
+                self.push_backlog(tag);
+            } else {
+                self.send_now(tag)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.interrupt.shutdown();
+    }
+}
+
+/// The reconnecting thread: attempts with doubling delays until one reaches publishing.
+fn reconnect(options: ConnectOptions, policy: ReconnectPolicy, interrupt: Arc<Interrupt>) {
+    let mut delay = policy.delay;
+    let mut last_error = ConnectionError::Closed;
+    for attempt in 1..=policy.attempts {
+        if !interrupt.sleep(delay) {
+            return;
+        }
+        delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+        let connection = match Connection::start(options.clone()) {
+            Ok(connection) => Arc::new(connection),
+            Err(err) => {
+                last_error = err;
+                continue;
+            }
+        };
+        {
+            let mut state = interrupt.lock();
+            if state.shutdown {
+                return;
+            }
+            state.attempt = Some(connection.clone());
+        }
+        let ready = connection.wait_ready();
+        let mut state = interrupt.lock();
+        state.attempt = None;
+        match ready {
+            Ok(()) => {
+                state.reconnected = Some(Ok((connection, attempt)));
+                drop(state);
+                interrupt.changed.notify_all();
+                return;
+            }
+            Err(err) => last_error = err,
+        }
+        if state.shutdown {
+            return;
+        }
+    }
+    interrupt.lock().reconnected = Some(Err(last_error));
+    interrupt.changed.notify_all();
+}

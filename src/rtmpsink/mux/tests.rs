@@ -1,0 +1,201 @@
+//! The muxer driven through gst-check harnesses: what FLV tags come out for given buffers and caps.
+
+use gst::glib;
+
+use crate::flv::{FlvTagReader, TagType, VideoTag, parse_video_body};
+
+fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| gst::init().expect("gst init"));
+}
+
+/// A minimal valid avcC (version 1, profile 66, one 4-byte SPS, one PPS).
+fn avcc(profile: u8) -> gst::Buffer {
+    gst::Buffer::from_slice(vec![
+        1, profile, 0, 30, 0xFF, 0xE1, 0, 4, 0x67, profile, 0, 30, 1, 0, 2, 0x68, 0xCE,
+    ])
+}
+
+fn h264_caps(profile: u8) -> gst::Caps {
+    gst::Caps::builder("video/x-h264")
+        .field("stream-format", "avc")
+        .field("alignment", "au")
+        .field("width", 320)
+        .field("height", 240)
+        .field("codec_data", avcc(profile))
+        .build()
+}
+
+fn frame(dts_ms: i64, pts_ms: i64, keyframe: bool) -> gst::Buffer {
+    let mut buffer = gst::Buffer::from_slice(vec![0, 0, 0, 2, 0x65, 0x88]);
+    {
+        let buffer = buffer.get_mut().unwrap();
+        // Negative DTS cannot be expressed on a buffer: the segment start moves instead (see below).
+        buffer.set_dts(gst::ClockTime::from_mseconds(dts_ms as u64));
+        buffer.set_pts(gst::ClockTime::from_mseconds(pts_ms as u64));
+        if !keyframe {
+            buffer.set_flags(gst::BufferFlags::DELTA_UNIT);
+        }
+    }
+    buffer
+}
+
+fn video_harness() -> gst_check::Harness {
+    init();
+    let mux: super::super::RtmpMuxElement = glib::Object::new();
+    let mut h = gst_check::Harness::with_element(&mux, Some("video"), Some("src"));
+    h.play();
+    h
+}
+
+fn tags(h: &mut gst_check::Harness) -> Vec<(TagType, u32, bytes::Bytes)> {
+    let mut reader = FlvTagReader::new();
+    // The aggregator works in its own thread: take what it produced until its EOS.
+    while let Ok(Some(buffer)) = h.pull_until_eos() {
+        let map = buffer.map_readable().unwrap();
+        reader.push(bytes::Bytes::copy_from_slice(&map));
+    }
+    std::iter::from_fn(|| reader.next_tag().unwrap())
+        .map(|t| (t.tag_type, t.timestamp, t.body))
+        .collect()
+}
+
+fn push_segment(h: &mut gst_check::Harness, start_ms: u64) {
+    let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    segment.set_start(gst::ClockTime::from_mseconds(start_ms));
+    segment.set_time(gst::ClockTime::from_mseconds(start_ms));
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+}
+
+#[test]
+fn metadata_then_sequence_header_then_frames() {
+    let mut h = video_harness();
+    h.set_src_caps(h264_caps(66));
+    h.push(frame(0, 0, true)).unwrap();
+    h.push(frame(40, 40, false)).unwrap();
+    h.push_event(gst::event::Eos::new());
+    let tags = tags(&mut h);
+    let kinds: Vec<_> = tags.iter().map(|(t, ts, _)| (*t, *ts)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (TagType::Script, 0),
+            (TagType::Video, 0),
+            (TagType::Video, 0),
+            (TagType::Video, 40)
+        ]
+    );
+    assert!(matches!(
+        parse_video_body(&tags[1].2).unwrap(),
+        VideoTag::AvcSequenceHeader(_)
+    ));
+    let VideoTag::AvcFrame { keyframe, data, .. } = parse_video_body(&tags[3].2).unwrap() else {
+        panic!("not a frame")
+    };
+    assert!(!keyframe);
+    assert_eq!(&data[..], &[0, 0, 0, 2, 0x65, 0x88]);
+}
+
+#[test]
+fn caps_change_sends_a_new_sequence_header() {
+    let mut h = video_harness();
+    h.set_src_caps(h264_caps(66));
+    h.push(frame(0, 0, true)).unwrap();
+    h.set_src_caps(h264_caps(77));
+    h.push(frame(40, 40, true)).unwrap();
+    h.push_event(gst::event::Eos::new());
+    let headers: Vec<_> = tags(&mut h)
+        .into_iter()
+        .filter_map(|(_, ts, body)| match parse_video_body(&body).ok()? {
+            VideoTag::AvcSequenceHeader(avcc) => Some((ts, avcc[1])),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(headers, vec![(0, 66), (40, 77)]);
+}
+
+#[test]
+fn b_frames_starting_before_the_segment_are_offset_not_broken() {
+    let mut h = video_harness();
+    h.set_src_caps(h264_caps(66));
+    // The segment starts at 1000 ms, the first DTS is 33 ms earlier: its running time is negative.
+    push_segment(&mut h, 1000);
+    h.push(frame(967, 1033, true)).unwrap();
+    h.push(frame(1000, 1100, false)).unwrap();
+    h.push(frame(1033, 1000 + 33, false)).unwrap();
+    h.push_event(gst::event::Eos::new());
+    let frames: Vec<_> = tags(&mut h)
+        .into_iter()
+        .filter_map(|(_, ts, body)| match parse_video_body(&body).ok()? {
+            VideoTag::AvcFrame { cts_ms, .. } => Some((ts, cts_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(frames, vec![(0, 66), (33, 100), (66, 0)]);
+}
+
+#[test]
+fn timestamps_wrap_at_32_bits() {
+    let mut h = video_harness();
+    h.set_src_caps(h264_caps(66));
+    h.push(frame(0, 0, true)).unwrap();
+    let past_wrap = (1u64 << 32) + 40;
+    h.push(frame(past_wrap as i64, past_wrap as i64, false))
+        .unwrap();
+    h.push_event(gst::event::Eos::new());
+    let ts: Vec<_> = tags(&mut h)
+        .into_iter()
+        .filter(|(t, _, _)| *t == TagType::Video)
+        .map(|(_, ts, _)| ts)
+        .collect();
+    assert_eq!(ts, vec![0, 0, 40]);
+}
+
+#[test]
+fn audio_and_video_are_interleaved_by_dts() {
+    init();
+    let mux: super::super::RtmpMuxElement = glib::Object::new();
+    let mut video = gst_check::Harness::with_element(&mux, Some("video"), Some("src"));
+    let mut audio = gst_check::Harness::with_element(&mux, Some("audio"), None);
+    video.play();
+    audio.play();
+    video.set_src_caps(h264_caps(66));
+    audio.set_src_caps(
+        gst::Caps::builder("audio/mpeg")
+            .field("mpegversion", 4i32)
+            .field("stream-format", "raw")
+            .field("codec_data", gst::Buffer::from_slice([0x12u8, 0x10]))
+            .build(),
+    );
+    let audio_frame = |ms: u64| {
+        let mut b = gst::Buffer::from_slice([0x21u8, 0x10, 0x04]);
+        b.get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(ms));
+        b
+    };
+    // Each pad holds one buffer, so a push blocks until the muxer has taken the previous one:
+    // push each pad one ahead of the other; the muxer must still emit them by DTS.
+    audio.push(audio_frame(0)).unwrap();
+    video.push(frame(10, 10, true)).unwrap();
+    audio.push(audio_frame(23)).unwrap();
+    video.push(frame(30, 30, false)).unwrap();
+    video.push_event(gst::event::Eos::new());
+    audio.push(audio_frame(46)).unwrap();
+    audio.push_event(gst::event::Eos::new());
+    let media: Vec<_> = tags(&mut video)
+        .into_iter()
+        .filter(|(t, _, body)| *t != TagType::Script && body.get(1) != Some(&0))
+        .map(|(t, ts, _)| (t, ts))
+        .collect();
+    assert_eq!(
+        media,
+        vec![
+            (TagType::Audio, 0),
+            (TagType::Video, 10),
+            (TagType::Audio, 23),
+            (TagType::Video, 30),
+            (TagType::Audio, 46)
+        ]
+    );
+}
