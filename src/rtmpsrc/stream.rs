@@ -1,5 +1,7 @@
 //! The streaming thread of `rtmpsrc`: connect, wait for the play to start, then map every
 //! received event to pads, events and buffers until the stream ends or the element stops.
+//! Buffers and serialized events go through each pad's queue to its own pushing thread
+//! ([`super::worker`]); this thread only adds pads and takes the flow returns into account.
 //!
 //! Each wait is bounded or cancelled: `wait_ready`/`recv`/`close` return `Flushing` once the
 //! element flushes the connection, the pause wait ends on shutdown, and pushes return FLUSHING
