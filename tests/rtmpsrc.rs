@@ -394,3 +394,34 @@ fn an_unsupported_video_codec_is_skipped_with_a_warning() {
     );
     assert_eq!(Some(log.pad("audio").decoded), audio_frames);
 }
+
+#[test]
+fn rtmps_through_a_tls_proxy() {
+    let nginx = Nginx::start();
+    let certs = common::TestCertificates::generate("localhost");
+    let proxy = common::TlsProxy::start(nginx.port, &certs.cert, &certs.key);
+    let tmp = TempDir::new("rtmps");
+    let flv = tmp.join("in.flv");
+    let probe = make_test_flv(&flv, &TestFlv::default().duration_ms(1000));
+    let ca = certs.ca.display().to_string();
+    let player = Player::new(
+        &format!("rtmps://localhost:{}/live/secure", proxy.port),
+        &[("tls-ca-file", ca.as_str())],
+    );
+    player.play();
+    nginx.wait_player("secure", WAIT);
+    // The publisher talks plain RTMP to nginx directly.
+    let publisher = ffmpeg_publish_file(&flv, &nginx.url("secure"));
+    let outcome = player.run(PLAY_TIMEOUT);
+    publisher.finish(WAIT).assert_success("ffmpeg publish");
+    let log = player.stop();
+    outcome.assert_eos();
+    assert_eq!(
+        Some(log.pad("video").decoded),
+        probe.video().unwrap().nb_read_frames
+    );
+    assert_eq!(
+        Some(log.pad("audio").decoded),
+        probe.audio().unwrap().nb_read_frames
+    );
+}
