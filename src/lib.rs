@@ -8,9 +8,11 @@ pub mod flv;
 pub mod location;
 pub mod protocol;
 pub mod rtmpsink;
+pub mod rtmpsrc;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     rtmpsink::register(plugin)?;
+    rtmpsrc::register(plugin)?;
     Ok(())
 }
 

@@ -97,8 +97,13 @@ pub enum Direction {
 impl ConnectionError {
     /// The GStreamer error message for this failure, naming the cause.
     pub fn to_error_message(&self, direction: Direction) -> gst::ErrorMessage {
-        use crate::protocol::session::SessionError as S;
         let text = self.to_string();
+        gst::error_msg!(self.resource_error(direction), ("{text}"))
+    }
+
+    /// The GStreamer error code for this failure (for elements that word the message themselves).
+    pub fn resource_error(&self, direction: Direction) -> gst::ResourceError {
+        use crate::protocol::session::SessionError as S;
         let open = match direction {
             Direction::Publish => gst::ResourceError::OpenWrite,
             Direction::Play => gst::ResourceError::OpenRead,
@@ -107,7 +112,7 @@ impl ConnectionError {
             Direction::Publish => gst::ResourceError::Write,
             Direction::Play => gst::ResourceError::Read,
         };
-        let kind = match self {
+        match self {
             ConnectionError::Resolve { .. } => gst::ResourceError::NotFound,
             ConnectionError::Refused(_)
             | ConnectionError::Connect { .. }
@@ -127,8 +132,7 @@ impl ConnectionError {
             | ConnectionError::Closed
             | ConnectionError::Stalled(_)
             | ConnectionError::Flushing => transfer,
-        };
-        gst::error_msg!(kind, ("{text}"))
+        }
     }
 }
 

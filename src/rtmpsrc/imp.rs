@@ -1,0 +1,652 @@
+//! The `rtmpsrc` element: properties, state changes, pads and the URI handler.
+//!
+//! A plain `gst::Element` with sometimes pads, since the pads appear only once the stream says
+//! which codecs it carries. READY->PAUSED starts the streaming thread ([`super::stream`]), which
+//! connects, waits for the play to start and then, while PLAYING, maps what arrives to pads and
+//! buffers. Being a live source, the element returns NO_PREROLL when going to PAUSED and only
+//! pushes in PLAYING. PAUSED->READY flushes the connection (waking every wait), deactivates the
+//! pads, joins the thread and removes the pads.
+
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+
+use super::demux::StreamKind;
+use super::stream::{ConnectionSlot, Streamer};
+use super::worker::PadQueue;
+use crate::connection::{ConnectOptions, Connection};
+use crate::location::{self, Settings};
+use crate::protocol::session::{SessionMode, SessionStats};
+
+pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "rtmpsrc",
+        gst::DebugColorFlags::empty(),
+        Some("RTMP source"),
+    )
+});
+
+pub const DEFAULT_IDLE_TIMEOUT: u32 = 0;
+pub const DEFAULT_NO_EOF_IS_ERROR: bool = false;
+pub const DEFAULT_BUFFER_LENGTH: u32 = 1000;
+pub const DEFAULT_LATENCY: u32 = 200;
+
+/// Everything the element's properties set.
+#[derive(Debug, Clone)]
+pub struct SrcSettings {
+    pub common: Settings,
+    /// Seconds without data before the stream ends with EOS; 0 = never.
+    pub idle_timeout: u32,
+    /// An unexpected disconnect is an error instead of EOS.
+    pub no_eof_is_error: bool,
+    /// Milliseconds the server is asked to buffer (SetBufferLength).
+    pub buffer_length: u32,
+    /// Milliseconds reported as the minimum latency.
+    pub latency: u32,
+}
+
+impl Default for SrcSettings {
+    fn default() -> Self {
+        SrcSettings {
+            common: Settings::default(),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            no_eof_is_error: DEFAULT_NO_EOF_IS_ERROR,
+            buffer_length: DEFAULT_BUFFER_LENGTH,
+            latency: DEFAULT_LATENCY,
+        }
+    }
+}
+
+/// Messages received per kind, for the `stats` property.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counters {
+    pub audio_messages: u64,
+    pub audio_bytes: u64,
+    pub video_messages: u64,
+    pub video_bytes: u64,
+    pub data_messages: u64,
+}
+
+#[derive(Default)]
+struct StatsState {
+    counters: Counters,
+    /// Stats of the last connection, kept after it has gone (as rtmp2 does).
+    last: Option<SessionStats>,
+}
+
+/// What the element and its streaming thread share for one READY->PAUSED->READY cycle.
+#[derive(Default)]
+pub struct Control {
+    inner: Mutex<ControlInner>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct ControlInner {
+    playing: bool,
+    shutdown: bool,
+    /// Set by `send_event(eos)`: the thread ends the stream.
+    eos_requested: bool,
+    connection: Option<Arc<Connection>>,
+    /// The pads' pushing threads and their queues.
+    workers: Vec<(Arc<PadQueue>, JoinHandle<()>)>,
+}
+
+impl Control {
+    fn lock(&self) -> MutexGuard<'_, ControlInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_playing(&self, playing: bool) {
+        self.lock().playing = playing;
+        self.changed.notify_all();
+    }
+
+    /// Blocks while paused. Returns `None` on shutdown, else whether it had to wait.
+    pub fn wait_playing(&self) -> Option<bool> {
+        let mut inner = self.lock();
+        let mut waited = false;
+        loop {
+            if inner.shutdown {
+                return None;
+            }
+            if inner.playing {
+                return Some(waited);
+            }
+            waited = true;
+            inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    pub fn is_shutdown(&self) -> bool {
+        self.lock().shutdown
+    }
+
+    pub fn take_eos_request(&self) -> bool {
+        std::mem::take(&mut self.lock().eos_requested)
+    }
+
+    fn request_eos(&self) {
+        self.lock().eos_requested = true;
+    }
+
+    /// Registers a pad thread; its queue is shut down at once if the element is stopping.
+    pub fn add_worker(&self, queue: Arc<PadQueue>, thread: JoinHandle<()>) {
+        let mut inner = self.lock();
+        if inner.shutdown {
+            queue.shutdown();
+        }
+        inner.workers.push((queue, thread));
+    }
+
+    /// Wakes every wait of the streaming and pad threads for good; returns the connection.
+    fn shutdown(&self) -> Option<Arc<Connection>> {
+        let mut inner = self.lock();
+        inner.shutdown = true;
+        let connection = inner.connection.take();
+        for (queue, _) in &inner.workers {
+            queue.shutdown();
+        }
+        drop(inner);
+        self.changed.notify_all();
+        connection
+    }
+
+    fn take_workers(&self) -> Vec<JoinHandle<()>> {
+        std::mem::take(&mut self.lock().workers)
+            .into_iter()
+            .map(|(_, thread)| thread)
+            .collect()
+    }
+
+    fn connection(&self) -> Option<Arc<Connection>> {
+        self.lock().connection.clone()
+    }
+}
+
+impl ConnectionSlot for Control {
+    fn store(&self, connection: Arc<Connection>) -> bool {
+        let mut inner = self.lock();
+        if inner.shutdown {
+            return false;
+        }
+        inner.connection = Some(connection);
+        true
+    }
+
+    fn release(&self) -> Option<Arc<Connection>> {
+        self.lock().connection.take()
+    }
+}
+
+struct Run {
+    control: Arc<Control>,
+    thread: JoinHandle<()>,
+}
+
+/// The source pads and how their flow returns combine.
+pub struct Pads {
+    pub video: Option<gst::Pad>,
+    pub audio: Option<gst::Pad>,
+    combiner: gst_base::UniqueFlowCombiner,
+    /// The flow of all pads together, updated by the pad threads.
+    pub combined: Result<gst::FlowSuccess, gst::FlowError>,
+}
+
+impl Default for Pads {
+    fn default() -> Self {
+        Pads {
+            video: None,
+            audio: None,
+            combiner: gst_base::UniqueFlowCombiner::new(),
+            combined: Ok(gst::FlowSuccess::Ok),
+        }
+    }
+}
+
+impl Pads {
+    pub fn get(&self, kind: StreamKind) -> Option<&gst::Pad> {
+        match kind {
+            StreamKind::Video => self.video.as_ref(),
+            StreamKind::Audio => self.audio.as_ref(),
+        }
+    }
+
+    pub fn all(&self) -> Vec<gst::Pad> {
+        self.video
+            .iter()
+            .chain(self.audio.iter())
+            .cloned()
+            .collect()
+    }
+}
+
+#[derive(Default)]
+pub struct RtmpSrc {
+    settings: Mutex<SrcSettings>,
+    run: Mutex<Option<Run>>,
+    pads: Mutex<Pads>,
+    stats: Mutex<StatsState>,
+}
+
+impl RtmpSrc {
+    fn settings(&self) -> MutexGuard<'_, SrcSettings> {
+        self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn pads(&self) -> MutexGuard<'_, Pads> {
+        self.pads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn stats_state(&self) -> MutexGuard<'_, StatsState> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn run(&self) -> MutexGuard<'_, Option<Run>> {
+        self.run.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a pad thread's flow return.
+    pub fn update_flow(&self, pad: &gst::Pad, flow: Result<gst::FlowSuccess, gst::FlowError>) {
+        let mut pads = self.pads();
+        pads.combined = pads.combiner.update_pad_flow(pad, flow);
+    }
+
+    pub fn count(&self, update: impl FnOnce(&mut Counters)) {
+        update(&mut self.stats_state().counters);
+    }
+
+    pub fn remember_stats(&self, stats: SessionStats) {
+        self.stats_state().last = Some(stats);
+    }
+
+    fn stats(&self) -> gst::Structure {
+        let live = self
+            .run()
+            .as_ref()
+            .and_then(|run| run.control.connection())
+            .map(|c| c.stats());
+        let state = self.stats_state();
+        let session = live.or(state.last).unwrap_or_default();
+        let counters = state.counters;
+        gst::Structure::builder("GstRtmpConnectionStats")
+            .field("in-chunk-size", session.in_chunk_size)
+            .field("out-chunk-size", session.out_chunk_size)
+            .field("in-window-ack-size", session.in_window_ack_size)
+            .field("out-window-ack-size", session.out_window_ack_size)
+            .field("in-bytes-total", session.in_bytes_total)
+            .field("out-bytes-total", session.out_bytes_total)
+            .field("in-bytes-acked", session.in_bytes_acked)
+            .field("out-bytes-acked", session.out_bytes_acked)
+            .field("audio-messages", counters.audio_messages)
+            .field("audio-bytes", counters.audio_bytes)
+            .field("video-messages", counters.video_messages)
+            .field("video-bytes", counters.video_bytes)
+            .field("data-messages", counters.data_messages)
+            .build()
+    }
+
+    /// Creates, activates and adds the pad for `kind`, with its first events already stored.
+    /// Returns `None` when the element is shutting down.
+    pub fn add_pad(
+        &self,
+        kind: StreamKind,
+        control: &Control,
+        group_id: gst::GroupId,
+        first_events: &[gst::Event],
+    ) -> Option<gst::Pad> {
+        let mut pads = self.pads();
+        // Checked under the pads lock, which stop() takes before removing the pads.
+        if control.is_shutdown() {
+            return None;
+        }
+        if let Some(pad) = pads.get(kind) {
+            return Some(pad.clone());
+        }
+        let name = kind.pad_name();
+        let templ = self.obj().element_class().pad_template(name)?;
+        let pad = gst::Pad::builder_from_template(&templ)
+            .name(name)
+            .query_function(|pad, parent, query| {
+                RtmpSrc::catch_panic_pad_function(parent, || false, |imp| imp.src_query(pad, query))
+            })
+            .event_function(|pad, parent, event| {
+                RtmpSrc::catch_panic_pad_function(parent, || false, |imp| imp.src_event(pad, event))
+            })
+            .build();
+        // The caps come from the stream: downstream cannot negotiate others.
+        pad.use_fixed_caps();
+        if let Err(err) = pad.set_active(true) {
+            gst::error!(CAT, imp = self, "cannot activate pad {name}: {err}");
+            return None;
+        }
+        // Derived from the URI (without the password) and the pad name.
+        let stream_id = pad.create_stream_id(&*self.obj(), Some(name));
+        let stream_start = gst::event::StreamStart::builder(&stream_id)
+            .group_id(group_id)
+            .build();
+        for event in std::iter::once(&stream_start).chain(first_events) {
+            // Sticky events are stored even while the pad is not linked yet.
+            pad.push_event(event.clone());
+        }
+        pads.combiner.add_pad(&pad);
+        match kind {
+            StreamKind::Video => pads.video = Some(pad.clone()),
+            StreamKind::Audio => pads.audio = Some(pad.clone()),
+        }
+        drop(pads);
+        // Outside the lock: pad-added handlers may query the element.
+        if let Err(err) = self.obj().add_pad(&pad) {
+            gst::error!(CAT, imp = self, "cannot add pad {name}: {err}");
+            return None;
+        }
+        gst::info!(CAT, imp = self, "added pad {name}");
+        Some(pad)
+    }
+
+    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        match query.view_mut() {
+            gst::QueryViewMut::Latency(q) => {
+                let latency = gst::ClockTime::from_mseconds(u64::from(self.settings().latency));
+                q.set(true, latency, gst::ClockTime::NONE);
+                true
+            }
+            gst::QueryViewMut::Seeking(q) => {
+                let format = q.format();
+                q.set(
+                    false,
+                    gst::GenericFormattedValue::none_for_format(format),
+                    gst::GenericFormattedValue::none_for_format(format),
+                );
+                true
+            }
+            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
+        }
+    }
+
+    fn src_event(&self, _pad: &gst::Pad, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::Seek(_) => {
+                gst::debug!(CAT, imp = self, "live RTMP streams cannot seek");
+                false
+            }
+            // Reconfigure, QoS, latency, navigation: nothing to do for a network source.
+            _ => true,
+        }
+    }
+
+    fn start(&self) -> Result<(), gst::StateChangeError> {
+        let settings = self.settings().clone();
+        let options = connect_options(&settings).map_err(|msg| {
+            self.post_error_message(msg);
+            gst::StateChangeError
+        })?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "playing {}",
+            settings.common.location.to_uri()
+        );
+        *self.stats_state() = StatsState::default();
+        let control = Arc::new(Control::default());
+        let streamer = Streamer::new(self.obj().clone(), control.clone(), settings, options);
+        let thread = std::thread::Builder::new()
+            .name("rtmpsrc".into())
+            .spawn(move || streamer.run())
+            .map_err(|err| {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Thread,
+                    ("Cannot start the streaming thread: {err}")
+                );
+                gst::StateChangeError
+            })?;
+        *self.run() = Some(Run { control, thread });
+        Ok(())
+    }
+
+    fn stop(&self) {
+        let run = self.run().take();
+        if let Some(run) = run {
+            if let Some(connection) = run.control.shutdown() {
+                self.remember_stats(connection.stats());
+                // Wakes the thread in recv/wait_ready/close; the last Arc joins the I/O thread.
+                connection.set_flushing(true);
+            }
+            // Pushes in progress or to come return FLUSHING.
+            for pad in self.pads().all() {
+                let _ = pad.set_active(false);
+            }
+            if run.thread.join().is_err() {
+                gst::error!(CAT, imp = self, "the streaming thread panicked");
+            }
+            // Registered by the streaming thread, which has ended: the list is complete.
+            for thread in run.control.take_workers() {
+                if thread.join().is_err() {
+                    gst::error!(CAT, imp = self, "a pad thread panicked");
+                }
+            }
+        }
+        let pads = std::mem::take(&mut *self.pads());
+        for pad in pads.all() {
+            let _ = pad.set_active(false);
+            let _ = self.obj().remove_pad(&pad);
+        }
+    }
+
+    fn set_playing(&self, playing: bool) {
+        if let Some(run) = self.run().as_ref() {
+            run.control.set_playing(playing);
+        }
+    }
+}
+
+/// Connection options from the element's settings.
+fn connect_options(settings: &SrcSettings) -> Result<ConnectOptions, gst::ErrorMessage> {
+    let mode = SessionMode::Play {
+        stream: settings.common.location.stream.clone(),
+        // -2: live if there is a live stream of that name, else a recording (rtmp2, FFmpeg).
+        start: -2.0,
+        buffer_ms: settings.buffer_length,
+    };
+    ConnectOptions::from_settings(&settings.common, mode)
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for RtmpSrc {
+    const NAME: &'static str = "GstRsRtmpSrc";
+    type Type = super::RtmpSrc;
+    type ParentType = gst::Element;
+    type Interfaces = (gst::URIHandler,);
+}
+
+impl ObjectImpl for RtmpSrc {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let mut props = location::properties();
+            props.extend([
+                glib::ParamSpecUInt::builder("idle-timeout")
+                    .nick("Idle timeout")
+                    .blurb("The maximum allowed time in seconds for valid packets not to arrive from the peer (0 = no timeout)")
+                    .default_value(DEFAULT_IDLE_TIMEOUT)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("no-eof-is-error")
+                    .nick("No EOF is error")
+                    .blurb("If set, an error is raised if the connection is closed without receiving an EOF RTMP message first. If not set, those are reported using EOS")
+                    .default_value(DEFAULT_NO_EOF_IS_ERROR)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("buffer-length")
+                    .nick("Buffer length")
+                    .blurb("Milliseconds of buffering asked from the server (SetBufferLength)")
+                    .default_value(DEFAULT_BUFFER_LENGTH)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("latency")
+                    .nick("Latency")
+                    .blurb("Minimum latency reported to the pipeline, in milliseconds: how late data may arrive and still play")
+                    .default_value(DEFAULT_LATENCY)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Stats")
+                    .blurb("Connection and media statistics")
+                    .read_only()
+                    .build(),
+            ]);
+            props
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings();
+        match pspec.name() {
+            "idle-timeout" => settings.idle_timeout = value.get().expect("type checked upstream"),
+            "no-eof-is-error" => {
+                settings.no_eof_is_error = value.get().expect("type checked upstream")
+            }
+            "buffer-length" => settings.buffer_length = value.get().expect("type checked upstream"),
+            "latency" => {
+                settings.latency = value.get().expect("type checked upstream");
+                drop(settings);
+                let _ = self
+                    .obj()
+                    .post_message(gst::message::Latency::builder().src(&*self.obj()).build());
+            }
+            _ => {
+                if let Err(err) = settings.common.set_property(value, pspec) {
+                    gst::warning!(CAT, imp = self, "{}", err.message());
+                }
+            }
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "idle-timeout" => self.settings().idle_timeout.to_value(),
+            "no-eof-is-error" => self.settings().no_eof_is_error.to_value(),
+            "buffer-length" => self.settings().buffer_length.to_value(),
+            "latency" => self.settings().latency.to_value(),
+            "stats" => self.stats().to_value(),
+            _ => self.settings().common.property(pspec),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        self.obj().set_element_flags(gst::ElementFlags::SOURCE);
+    }
+}
+
+impl GstObjectImpl for RtmpSrc {}
+
+impl ElementImpl for RtmpSrc {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "RTMP source",
+                "Source/Network",
+                "Plays a live RTMP stream as H.264, AAC and MP3 elementary streams",
+                "gst-plugin-rtmp developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let video = gst::Caps::builder("video/x-h264")
+                .field("stream-format", "avc")
+                .field("alignment", "au")
+                .build();
+            let mut audio = gst::Caps::builder("audio/mpeg")
+                .field("mpegversion", 4i32)
+                .field("stream-format", "raw")
+                .field("framed", true)
+                .build();
+            audio.merge(
+                gst::Caps::builder("audio/mpeg")
+                    .field("mpegversion", 1i32)
+                    .field("layer", 3i32)
+                    .field("parsed", true)
+                    .build(),
+            );
+            [("video", video), ("audio", audio)]
+                .into_iter()
+                .map(|(name, caps)| {
+                    gst::PadTemplate::new(
+                        name,
+                        gst::PadDirection::Src,
+                        gst::PadPresence::Sometimes,
+                        &caps,
+                    )
+                    .expect("static pad template")
+                })
+                .collect()
+        });
+        TEMPLATES.as_ref()
+    }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        gst::debug!(CAT, imp = self, "{transition:?}");
+        match transition {
+            gst::StateChange::ReadyToPaused => self.start()?,
+            gst::StateChange::PausedToPlaying => self.set_playing(true),
+            gst::StateChange::PlayingToPaused => self.set_playing(false),
+            gst::StateChange::PausedToReady => self.stop(),
+            _ => {}
+        }
+        let success = self.parent_change_state(transition)?;
+        Ok(match transition {
+            // Live: nothing to preroll.
+            gst::StateChange::ReadyToPaused | gst::StateChange::PlayingToPaused => {
+                gst::StateChangeSuccess::NoPreroll
+            }
+            _ => success,
+        })
+    }
+
+    fn send_event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::Eos(_) => {
+                // As a live GstBaseSrc: the streaming thread ends the stream downstream.
+                match self.run().as_ref() {
+                    Some(run) => {
+                        run.control.request_eos();
+                        true
+                    }
+                    None => false,
+                }
+            }
+            _ => self.parent_send_event(event),
+        }
+    }
+}
+
+impl URIHandlerImpl for RtmpSrc {
+    const URI_TYPE: gst::URIType = gst::URIType::Src;
+
+    fn protocols() -> &'static [&'static str] {
+        location::uri_protocols()
+    }
+
+    fn uri(&self) -> Option<String> {
+        Some(self.settings().common.location.to_uri())
+    }
+
+    fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+        let pspec = self
+            .obj()
+            .find_property("location")
+            .ok_or_else(|| glib::Error::new(gst::URIError::BadState, "no location property"))?;
+        self.settings().common.set_property(&uri.to_value(), &pspec)
+    }
+}

@@ -1,0 +1,202 @@
+//! One pushing thread per source pad, fed by a bounded queue.
+//!
+//! The network thread must never wait on one pad while another pad starves: decodebin (inside
+//! playbin/uridecodebin) blocks a stream's output until every stream has been set up, and an H.264
+//! decoder needs several frames before its first output. Pushing both pads from one thread
+//! deadlocks there, so each pad gets its own thread, like the streams of rtspsrc or a demuxer
+//! followed by multiqueue.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use gst::prelude::*;
+
+use super::imp::CAT;
+
+/// Bytes queued for one pad before the network thread waits.
+pub const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
+
+pub enum Item {
+    Event(gst::Event),
+    Buffer(gst::Buffer),
+}
+
+impl Item {
+    fn size(&self) -> usize {
+        match self {
+            Item::Event(_) => 0,
+            Item::Buffer(b) => b.size(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    items: VecDeque<Item>,
+    bytes: usize,
+    shutdown: bool,
+}
+
+#[derive(Default)]
+pub struct PadQueue {
+    inner: Mutex<Inner>,
+    changed: Condvar,
+}
+
+impl PadQueue {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `item`, waiting while the queue is full. False once shut down.
+    pub fn push(&self, item: Item) -> bool {
+        let size = item.size();
+        let mut inner = self.lock();
+        while !inner.shutdown && !inner.items.is_empty() && inner.bytes + size > MAX_QUEUED_BYTES {
+            inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
+        }
+        if inner.shutdown {
+            return false;
+        }
+        inner.bytes += size;
+        inner.items.push_back(item);
+        drop(inner);
+        self.changed.notify_all();
+        true
+    }
+
+    /// The next item, or `None` once shut down.
+    fn pop(&self) -> Option<Item> {
+        let mut inner = self.lock();
+        loop {
+            if inner.shutdown {
+                return None;
+            }
+            if let Some(item) = inner.items.pop_front() {
+                inner.bytes -= item.size();
+                drop(inner);
+                self.changed.notify_all();
+                return Some(item);
+            }
+            inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Drops what is queued and wakes both sides for good.
+    pub fn shutdown(&self) {
+        let mut inner = self.lock();
+        inner.shutdown = true;
+        inner.items.clear();
+        inner.bytes = 0;
+        drop(inner);
+        self.changed.notify_all();
+    }
+}
+
+/// Starts the thread that pushes what `queue` receives on `pad`; `on_flow` sees every buffer's
+/// flow return. The thread ends after pushing EOS or when the queue shuts down.
+pub fn spawn(
+    pad: gst::Pad,
+    queue: Arc<PadQueue>,
+    on_flow: impl Fn(&gst::Pad, Result<gst::FlowSuccess, gst::FlowError>) + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("rtmpsrc-{}", pad.name()))
+        .spawn(move || {
+            while let Some(item) = queue.pop() {
+                match item {
+                    Item::Event(event) => {
+                        let eos = event.type_() == gst::EventType::Eos;
+                        if !pad.push_event(event) {
+                            gst::debug!(CAT, obj = pad, "event not handled downstream");
+                        }
+                        if eos {
+                            break;
+                        }
+                    }
+                    Item::Buffer(buffer) => {
+                        gst::trace!(CAT, obj = pad, "pushing {buffer:?}");
+                        on_flow(&pad, pad.push(buffer));
+                    }
+                }
+            }
+            gst::debug!(CAT, obj = pad, "pad thread done");
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn buffer(size: usize) -> Item {
+        Item::Buffer(gst::Buffer::from_slice(vec![0u8; size]))
+    }
+
+    #[test]
+    fn items_come_out_in_order() {
+        gst::init().unwrap();
+        let q = PadQueue::default();
+        assert!(q.push(Item::Event(gst::event::Eos::new())));
+        assert!(q.push(buffer(3)));
+        assert!(matches!(q.pop(), Some(Item::Event(_))));
+        assert!(matches!(q.pop(), Some(Item::Buffer(b)) if b.size() == 3));
+    }
+
+    #[test]
+    fn a_full_queue_blocks_until_popped_and_shutdown_wakes_everyone() {
+        gst::init().unwrap();
+        let q = Arc::new(PadQueue::default());
+        // One item larger than the bound is accepted into an empty queue.
+        assert!(q.push(buffer(MAX_QUEUED_BYTES + 1)));
+        let pusher = {
+            let q = q.clone();
+            std::thread::spawn(move || q.push(buffer(10)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!pusher.is_finished(), "push into a full queue must wait");
+        assert!(q.pop().is_some());
+        assert!(pusher.join().unwrap(), "room was made");
+        assert!(matches!(q.pop(), Some(Item::Buffer(b)) if b.size() == 10));
+
+        assert!(q.push(buffer(MAX_QUEUED_BYTES)));
+        let blocked = {
+            let q = q.clone();
+            std::thread::spawn(move || q.push(buffer(10)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        q.shutdown();
+        assert!(!blocked.join().unwrap(), "a shut down queue refuses items");
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert!(q.pop().is_none());
+        assert!(!q.push(buffer(1)));
+    }
+
+    #[test]
+    fn the_pad_thread_pushes_until_eos() {
+        gst::init().unwrap();
+        let src = gst::Pad::new(gst::PadDirection::Src);
+        let sink = gst::Pad::builder(gst::PadDirection::Sink)
+            .chain_function(|_, _, _| Ok(gst::FlowSuccess::Ok))
+            .event_function(|_, _, _| true)
+            .build();
+        src.link(&sink).unwrap();
+        sink.set_active(true).unwrap();
+        src.set_active(true).unwrap();
+        let q = Arc::new(PadQueue::default());
+        let flows = Arc::new(Mutex::new(Vec::new()));
+        let f = flows.clone();
+        let thread = spawn(src, q.clone(), move |_, flow| f.lock().unwrap().push(flow)).unwrap();
+        q.push(Item::Event(gst::event::StreamStart::new("s")));
+        q.push(Item::Event(gst::event::Segment::new(
+            &gst::FormattedSegment::<gst::ClockTime>::new(),
+        )));
+        q.push(buffer(4));
+        q.push(buffer(4));
+        q.push(Item::Event(gst::event::Eos::new()));
+        thread.join().unwrap();
+        assert_eq!(*flows.lock().unwrap(), vec![Ok(gst::FlowSuccess::Ok); 2]);
+    }
+}
