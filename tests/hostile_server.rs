@@ -320,6 +320,40 @@ fn giving_up_after_the_last_attempt_is_an_error() {
 }
 
 #[test]
+fn a_server_that_accepts_and_drops_every_time_uses_up_the_attempts() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    // Every connection gets as far as Publish.Start and is dropped right after (nginx's
+    // `deny publish` does that): reconnecting "works" each time but the stream never recovers.
+    let server = ScriptedServer::start(move |mut c: Conn| {
+        count.fetch_add(1, Ordering::SeqCst);
+        if c.accept_publish() {
+            c.read_message();
+        }
+    });
+    // 10 s of live-paced video: the attempts must run out long before it ends.
+    let start = Instant::now();
+    let outcome = run(
+        &format!(
+            "videotestsrc num-buffers=250 ! video/x-raw,width=160,height=120,framerate=25/1 \
+             ! x264enc speed-preset=ultrafast ! h264parse ! rtmpsink name=s location={} \
+             timeout=3 reconnect-attempts=3 reconnect-delay=50",
+            server.url("live/x")
+        ),
+        Duration::from_secs(30),
+    );
+    assert!(!outcome.eos);
+    assert!(outcome.error.is_some());
+    assert_eq!(connections.load(Ordering::SeqCst), 4);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn server_messages_while_publishing_are_handled() {
     // Pings, a chunk size change, an abort, an unknown user control event and an aggregate of
     // nothing: the publisher answers what needs an answer and carries on.

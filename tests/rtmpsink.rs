@@ -418,7 +418,7 @@ fn denied_publish_is_an_error_not_eos() {
     let nginx = Nginx::start_with("application closed { live on; deny publish all; }");
     let url = nginx.url("closed/x");
     let outcome = run(
-        &format!("{VIDEO_320} ! rtmpsink name=s location={url} timeout=5"),
+        &format!("{VIDEO_320} ! rtmpsink name=s location={url} timeout=5 reconnect-attempts=0"),
         Duration::from_secs(30),
     );
     // nginx-rtmp answers `deny publish` with NetStream.Publish.Start and then drops the

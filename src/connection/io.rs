@@ -241,7 +241,10 @@ impl Io {
             }
             match stream.peer_addr() {
                 Ok(_) => {
+                    // Readiness is edge-triggered: data that arrived while we waited for the
+                    // connection sent its edge already, so try reading at once.
                     self.writable = true;
+                    self.readable = true;
                     return Ok(stream);
                 }
                 Err(err) if err.kind() == ErrorKind::NotConnected => continue,

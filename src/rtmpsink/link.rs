@@ -18,6 +18,9 @@ use crate::flv::TagType;
 
 /// Longest wait between two reconnection attempts: the delay doubles up to this.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
+/// A reconnection only counts as recovered once the new connection has lasted this long;
+/// a server that accepts and drops at once uses up the attempts instead of looping forever.
+const STABLE_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReconnectPolicy {
@@ -155,6 +158,9 @@ pub struct Link {
     /// The current connection reached publishing at least once.
     established: bool,
     reconnecting: bool,
+    /// Attempts used since the connection was last stable, and when it last came back.
+    attempts_used: u32,
+    reconnected_at: Option<Instant>,
     backlog: VecDeque<Tag>,
     backlog_bytes: usize,
     dropped_bytes: u64,
@@ -178,6 +184,8 @@ impl Link {
             current: None,
             established: false,
             reconnecting: false,
+            attempts_used: 0,
+            reconnected_at: None,
             backlog: VecDeque::new(),
             backlog_bytes: 0,
             dropped_bytes: 0,
@@ -230,11 +238,16 @@ impl Link {
             connection.send(tag.outgoing())
         });
         match result {
-            Err(err)
-                if self.established
-                    && self.policy.attempts > 0
-                    && err != ConnectionError::Flushing =>
-            {
+            Err(err) if self.established && err != ConnectionError::Flushing => {
+                if self
+                    .reconnected_at
+                    .is_some_and(|at| at.elapsed() >= STABLE_AFTER)
+                {
+                    self.attempts_used = 0;
+                }
+                if self.attempts_used >= self.policy.attempts {
+                    return Err(err);
+                }
                 (self.notify)(LinkEvent::Disconnected {
                     reason: err.to_string(),
                 });
@@ -280,7 +293,10 @@ impl Link {
         self.current = None;
         self.interrupt.set_current(None);
         let options = self.options.clone();
-        let policy = self.policy;
+        let policy = ReconnectPolicy {
+            attempts: self.policy.attempts.saturating_sub(self.attempts_used),
+            delay: self.policy.delay,
+        };
         let interrupt = self.interrupt.clone();
         std::thread::spawn(move || reconnect(options, policy, interrupt));
     }
@@ -318,6 +334,8 @@ impl Link {
     ) -> Result<(), ConnectionError> {
         self.reconnecting = false;
         let (connection, attempt) = outcome?;
+        self.attempts_used += attempt;
+        self.reconnected_at = Some(Instant::now());
         self.interrupt.set_current(Some(connection.clone()));
         self.current = Some(connection);
         self.established = true;
