@@ -61,7 +61,7 @@ fn random_media(rng: &mut Rng) -> (u8, u32, Bytes) {
         0 => rng.below(100_000) as u32,
         1 => u32::MAX - rng.below(100_000) as u32,
         2 => 0xFF_FFFF - 2 + rng.below(4) as u32,
-        _ => rng.next() as u32,
+        _ => rng.next_u64() as u32,
     };
     let len = [0, 1, 5, 127, 128, 129, 4096, 5000][rng.below(8)];
     let payload: Vec<u8> = (0..len).map(|i| (i as u8) ^ kind).collect();

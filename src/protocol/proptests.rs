@@ -435,7 +435,7 @@ fn read_stream(bytes: &[u8], pieces: &[usize]) -> (Vec<RawMessage>, usize) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn chunk_stream_round_trips_at_any_split(
