@@ -207,10 +207,15 @@ impl StreamMetadata {
     }
 }
 
+/// Tag strings are C strings (an interior NUL makes glib panic), so the text ends at the first
+/// NUL, as flvdemux reads it.
 fn add_text<'a, T: gst::tags::Tag<'a, TagType = &'a str>>(
     tags: &mut gst::TagListRef,
     text: Option<&'a str>,
 ) {
+    let text = text
+        .and_then(|t| t.split('\0').next())
+        .filter(|t| !t.is_empty());
     if let Some(text) = text {
         tags.add::<T>(&text, gst::TagMergeMode::Replace);
     }
@@ -250,10 +255,15 @@ fn codec_id(value: &Amf0Value) -> Option<u32> {
 }
 
 /// Frame rates in metadata are doubles; recover the exact NTSC fractions (30000/1001, ...).
+/// A rate too small to express is dropped: 0/1 would win over the SPS timing in caps.
 fn fraction_from_f64(fps: f64) -> Option<gst::Fraction> {
     if !(fps > 0.0 && fps < 1_000_000.0) {
         return None;
     }
+    nearest_fraction(fps).filter(|f| f.numer() > 0)
+}
+
+fn nearest_fraction(fps: f64) -> Option<gst::Fraction> {
     let whole = fps.round();
     if (fps - whole).abs() < 1e-3 {
         return Some(gst::Fraction::new(whole as i32, 1));

@@ -222,6 +222,20 @@ fn reads_object_form_and_odd_values() {
 }
 
 #[test]
+fn text_with_nul_ends_there() {
+    // Found by the flv_tags fuzz target: an interior NUL made glib panic (fuzz/regressions).
+    gst::init().unwrap();
+    let s = |v: &str| Amf0Value::String(v.to_owned());
+    let props = vec![
+        ("encoder".to_owned(), s("Lavf\0junk")),
+        ("title".to_owned(), s("\0only junk")),
+    ];
+    let meta = StreamMetadata::from_amf(&[s("onMetaData"), Amf0Value::EcmaArray(props)]).unwrap();
+    assert_eq!(meta.tags.get::<gst::tags::Encoder>().unwrap().get(), "Lavf");
+    assert!(meta.tags.get::<gst::tags::Title>().is_none());
+}
+
+#[test]
 fn ignores_other_script_data() {
     gst::init().unwrap();
     let s = |v: &str| Amf0Value::String(v.to_owned());
@@ -250,4 +264,8 @@ fn frame_rates_become_exact_fractions() {
     assert_eq!(f(-25.0), None);
     assert_eq!(f(f64::NAN), None);
     assert_eq!(f(1e12), None);
+    // Found by the flv_tags fuzz target (fuzz/regressions): tiny rates became 0/1.
+    assert_eq!(f(1.2e-33), None);
+    assert_eq!(f(0.0004), None);
+    assert_eq!(f(0.002), Some((1, 500)));
 }

@@ -25,6 +25,8 @@
 mod audio;
 mod bits;
 pub mod metadata;
+#[cfg(test)]
+mod proptests;
 mod sps;
 #[cfg(test)]
 mod stream_tests;

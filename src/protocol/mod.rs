@@ -18,4 +18,6 @@ pub mod chunk;
 pub mod command;
 pub mod handshake;
 pub mod message;
+#[cfg(test)]
+mod proptests;
 pub mod session;
