@@ -18,10 +18,11 @@ fi
 
 PROFILE=${RTMP_DEMO_PROFILE:-release}
 PUBLISHER=${RTMP_DEMO_PUBLISHER:-rtmpsink}
+# The plugin, and the example player built on rtmpsrc.
 if [ "$PROFILE" = release ]; then
-    cargo build --release
+    cargo build --release --lib --example play
 else
-    cargo build
+    cargo build --lib --example play
 fi
 PLUGIN_DIR=$ROOT/target/$PROFILE
 
@@ -115,14 +116,17 @@ fi
 URL=rtmp://127.0.0.1:$PORT/live/demo
 echo "demo: nginx-rtmp listening on 127.0.0.1:$PORT, publishing to $URL with $PUBLISHER"
 
-# The player: ffprobe decodes and counts every frame it receives. (To be replaced by our rtmpsrc
-# once it exists.) It starts first so that it receives the stream from its first frame.
+# Two players start before the publisher so that they receive the stream from its first frame:
+# our rtmpsrc (examples/play.rs: rtmpsrc into decoders, counting decoded frames) and, as an
+# independent check, ffprobe.
+timeout 60 "$ROOT/target/$PROFILE/examples/play" "$URL" >"$WORK/rtmpsrc.out" 2>"$WORK/rtmpsrc.err" &
+RTMPSRC_PID=$!
 timeout 60 ffprobe -v error -count_frames \
     -show_entries stream=codec_type,codec_name,width,height,sample_rate,channels,nb_read_frames \
     -of default=noprint_wrappers=1 "$URL" >"$WORK/player.out" 2>"$WORK/player.err" &
 PLAYER_PID=$!
 for _ in $(seq 100); do
-    grep -q "play: name='demo'" "$WORK/error.log" && break
+    [ "$(grep -c "play: name='demo'" "$WORK/error.log")" -ge 2 ] && break
     sleep 0.1
 done
 
@@ -141,6 +145,8 @@ fi
 
 player_status=0
 wait "$PLAYER_PID" || player_status=$?
+rtmpsrc_status=0
+wait "$RTMPSRC_PID" || rtmpsrc_status=$?
 kill "$NGINX_PID" 2>/dev/null || true
 wait "$NGINX_PID" 2>/dev/null || true
 NGINX_PID=
@@ -150,9 +156,16 @@ if [ "$pub_status" -ne 0 ]; then
     tail -20 "$WORK/publisher.log" >&2
 fi
 if [ "$player_status" -ne 0 ] || [ -s "$WORK/player.err" ]; then
-    echo "demo: player reported (exit $player_status):" >&2
+    echo "demo: ffprobe reported (exit $player_status):" >&2
     head -20 "$WORK/player.err" >&2
 fi
+if [ "$rtmpsrc_status" -ne 0 ]; then
+    echo "demo: rtmpsrc player failed (exit $rtmpsrc_status):" >&2
+    tail -20 "$WORK/rtmpsrc.err" >&2
+fi
+# "total: N video frames, M audio frames" from examples/play.rs.
+rtmpsrc_total=$(grep '^total:' "$WORK/rtmpsrc.out" | sed 's/^total: //' || true)
+rtmpsrc_video=$(sed -n 's/^total: \([0-9]*\) video frames.*/\1/p' "$WORK/rtmpsrc.out")
 
 # One line: what the player decoded per stream.
 summary=$(awk -F= '
@@ -169,9 +182,10 @@ summary=$(awk -F= '
     }
     END { printf "%s; %s", (v ? v : "no video"), (a ? a : "no audio") }
 ' "$WORK/player.out")
-if [ "$pub_status" -eq 0 ] && [ "$player_status" -eq 0 ] && grep -q "^codec_type=video" "$WORK/player.out"; then
-    echo "demo: OK: published 250 video + 430 audio buffers with $PUBLISHER; player decoded $summary"
+if [ "$pub_status" -eq 0 ] && [ "$player_status" -eq 0 ] && [ "$rtmpsrc_status" -eq 0 ] \
+    && grep -q "^codec_type=video" "$WORK/player.out" && [ "${rtmpsrc_video:-0}" -gt 0 ]; then
+    echo "demo: OK: published 250 video + 430 audio buffers with $PUBLISHER; rtmpsrc decoded ${rtmpsrc_total}; ffprobe decoded $summary"
 else
-    echo "demo: FAILED: publisher exit $pub_status, player exit $player_status; player decoded $summary"
+    echo "demo: FAILED: publisher exit $pub_status, rtmpsrc exit $rtmpsrc_status (${rtmpsrc_total:-nothing}), ffprobe exit $player_status ($summary)"
     exit 1
 fi
