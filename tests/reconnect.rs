@@ -3,6 +3,8 @@
 //! decodes the continued stream.
 
 mod common;
+#[path = "rtmpsrc_support/player.rs"]
+mod player;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -70,4 +72,55 @@ fn publishing_survives_a_server_restart() {
     assert!(video.nb_read_frames.unwrap() >= 50, "{video:?}");
     assert!(probe.audio().is_some());
     assert_eq!(decode_errors(&played), "");
+}
+
+#[test]
+fn playing_rides_out_a_server_restart_when_asked() {
+    let nginx = Arc::new(Mutex::new(Nginx::start()));
+    let url = nginx.lock().unwrap().url("live/both");
+    // The player first, so that it sees the stream from its start.
+    let player = player::Player::new(
+        &url,
+        &[("reconnect-attempts", "5"), ("reconnect-delay", "300")],
+    );
+    player.play();
+    nginx
+        .lock()
+        .unwrap()
+        .wait_player("both", Duration::from_secs(10));
+    let publisher = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            run(
+                &format!(
+                    "videotestsrc is-live=true num-buffers=200 ! video/x-raw,width=320,height=240,framerate=25/1 \
+                     ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 ! h264parse \
+                     ! rtmpsink name=s location={url} reconnect-delay=300"
+                ),
+                Duration::from_secs(40),
+            )
+        })
+    };
+    let restarter = {
+        let nginx = nginx.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(3));
+            nginx.lock().unwrap().restart();
+        })
+    };
+    let outcome = player.run(Duration::from_secs(40));
+    restarter.join().unwrap();
+    publisher.join().unwrap().assert_eos();
+    let log = player.stop();
+
+    outcome.assert_eos();
+    let names = &outcome.element_messages;
+    assert!(names.iter().any(|n| n == "rtmp-disconnected"), "{names:?}");
+    assert!(names.iter().any(|n| n == "rtmp-reconnected"), "{names:?}");
+    let video = log.pad("video");
+    video.assert_monotonic_dts();
+    // Frames from before and after the restart (8 s sent; the outage costs a second or two).
+    assert!(video.decoded >= 120, "{} frames decoded", video.decoded);
+    // The first buffer, and the first one after the reconnection.
+    assert!(video.discont >= 2, "{} DISCONT buffers", video.discont);
 }

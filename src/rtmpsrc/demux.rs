@@ -186,6 +186,16 @@ impl Demuxer {
         }
     }
 
+    /// A new connection continues the stream: its timestamps start over, each pad's next buffer
+    /// is a DISCONT, and video waits for a keyframe again.
+    pub fn restart_timelines(&mut self) {
+        for stream in [&mut self.video, &mut self.audio] {
+            stream.timeline = Timeline::default();
+            stream.first = true;
+            stream.keyframe_seen = false;
+        }
+    }
+
     /// Whether the pad of `kind` exists.
     pub fn has_pad(&self, kind: StreamKind) -> bool {
         self.stream(kind).has_pad()

@@ -33,6 +33,9 @@ pub const DEFAULT_IDLE_TIMEOUT: u32 = 0;
 pub const DEFAULT_NO_EOF_IS_ERROR: bool = false;
 pub const DEFAULT_BUFFER_LENGTH: u32 = 1000;
 pub const DEFAULT_LATENCY: u32 = 200;
+/// Off by default: a player usually wants to know that the stream went away.
+pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 0;
+pub const DEFAULT_RECONNECT_DELAY_MS: u32 = 2000;
 
 /// Everything the element's properties set.
 #[derive(Debug, Clone)]
@@ -46,6 +49,10 @@ pub struct SrcSettings {
     pub buffer_length: u32,
     /// Milliseconds reported as the minimum latency.
     pub latency: u32,
+    /// Attempts to play again after the connection drops without an end of stream.
+    pub reconnect_attempts: u32,
+    /// Milliseconds before the first attempt; doubles for each next one (at most 10 s).
+    pub reconnect_delay: u32,
 }
 
 impl Default for SrcSettings {
@@ -56,6 +63,8 @@ impl Default for SrcSettings {
             no_eof_is_error: DEFAULT_NO_EOF_IS_ERROR,
             buffer_length: DEFAULT_BUFFER_LENGTH,
             latency: DEFAULT_LATENCY,
+            reconnect_attempts: DEFAULT_RECONNECT_ATTEMPTS,
+            reconnect_delay: DEFAULT_RECONNECT_DELAY_MS,
         }
     }
 }
@@ -492,6 +501,18 @@ impl ObjectImpl for RtmpSrc {
                     .default_value(DEFAULT_LATENCY)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("reconnect-attempts")
+                    .nick("Reconnect attempts")
+                    .blurb("How often to try playing again when the connection drops without an end of stream (0: never)")
+                    .default_value(DEFAULT_RECONNECT_ATTEMPTS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("reconnect-delay")
+                    .nick("Reconnect delay")
+                    .blurb("Milliseconds before the first reconnection attempt; doubles for each next one (at most 10 s)")
+                    .default_value(DEFAULT_RECONNECT_DELAY_MS)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Stats")
                     .blurb("Connection and media statistics")
@@ -511,6 +532,12 @@ impl ObjectImpl for RtmpSrc {
                 settings.no_eof_is_error = value.get().expect("type checked upstream")
             }
             "buffer-length" => settings.buffer_length = value.get().expect("type checked upstream"),
+            "reconnect-attempts" => {
+                settings.reconnect_attempts = value.get().expect("type checked upstream")
+            }
+            "reconnect-delay" => {
+                settings.reconnect_delay = value.get().expect("type checked upstream")
+            }
             "latency" => {
                 settings.latency = value.get().expect("type checked upstream");
                 drop(settings);
@@ -532,6 +559,8 @@ impl ObjectImpl for RtmpSrc {
             "no-eof-is-error" => self.settings().no_eof_is_error.to_value(),
             "buffer-length" => self.settings().buffer_length.to_value(),
             "latency" => self.settings().latency.to_value(),
+            "reconnect-attempts" => self.settings().reconnect_attempts.to_value(),
+            "reconnect-delay" => self.settings().reconnect_delay.to_value(),
             "stats" => self.stats().to_value(),
             _ => self.settings().common.property(pspec),
         }

@@ -22,6 +22,8 @@ use crate::protocol::session::{MediaKind, SessionError, SessionEvent};
 
 /// How often the thread wakes without data: EOS requests, the no-more-pads wait.
 const TICK: Duration = Duration::from_millis(100);
+/// Longest wait between two reconnection attempts.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
 /// The polite close (closeStream/deleteStream) after the end may take this long.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -77,7 +79,7 @@ impl Streamer {
         let Some(connection) = self.connect() else {
             return;
         };
-        self.stream(&connection);
+        let connection = self.stream(connection);
         if !self.control.is_shutdown() {
             // Tell the server we are gone (closeStream, deleteStream); bounded, and cut short
             // by a state change flushing the connection.
@@ -119,7 +121,8 @@ impl Streamer {
         }
     }
 
-    fn stream(&mut self, connection: &Connection) {
+    /// Plays until the end; returns the connection in use then (a new one after reconnecting).
+    fn stream(&mut self, mut connection: Arc<Connection>) -> Arc<Connection> {
         let idle_timeout = match self.settings.idle_timeout {
             0 => None,
             s => Some(Duration::from_secs(u64::from(s))),
@@ -127,7 +130,7 @@ impl Streamer {
         let mut last_activity = Instant::now();
         loop {
             match self.control.wait_playing() {
-                None => return,
+                None => return connection,
                 // Time spent paused does not count as idle.
                 Some(true) => last_activity = Instant::now(),
                 Some(false) => {}
@@ -135,14 +138,14 @@ impl Streamer {
             if self.control.take_eos_request() {
                 gst::info!(CAT, obj = self.element, "EOS requested by the application");
                 self.end_of_stream("the application asked for EOS");
-                return;
+                return connection;
             }
             let mut timeout = TICK;
             if let Some(idle) = idle_timeout {
                 let idle_for = last_activity.elapsed();
                 if idle_for >= idle {
                     self.idle(idle);
-                    return;
+                    return connection;
                 }
                 timeout = timeout.min(idle - idle_for);
             }
@@ -154,23 +157,24 @@ impl Streamer {
                     self.apply(actions)
                 }
                 Ok(None) => Flow::Continue(()),
-                Err(ConnectionError::Flushing) => return,
-                Err(ConnectionError::Closed) => {
-                    self.closed_without_eof("the server closed the connection");
-                    return;
-                }
+                Err(ConnectionError::Flushing) => return connection,
                 // A reset is a disconnect too (rtmp2 makes no difference either).
-                Err(err @ ConnectionError::Io(_)) => {
+                Err(err @ (ConnectionError::Closed | ConnectionError::Io(_))) => {
+                    if let Some(again) = self.reconnect(&err) {
+                        connection = again;
+                        last_activity = Instant::now();
+                        continue;
+                    }
                     self.closed_without_eof(&err.to_string());
-                    return;
+                    return connection;
                 }
                 Err(err) => {
                     self.fail_connection(&err);
-                    return;
+                    return connection;
                 }
             };
             if flow.is_break() {
-                return;
+                return connection;
             }
             if self
                 .demux
@@ -179,10 +183,71 @@ impl Streamer {
             {
                 let actions = self.demux.tick(self.started.elapsed());
                 if self.apply(actions).is_break() {
-                    return;
+                    return connection;
                 }
             }
         }
+    }
+
+    /// Plays again after the connection dropped without an end of stream, when reconnecting is
+    /// on; posts `rtmp-disconnected` and `rtmp-reconnected` element messages as rtmpsink does.
+    fn reconnect(&mut self, err: &ConnectionError) -> Option<Arc<Connection>> {
+        let attempts = self.settings.reconnect_attempts;
+        if attempts == 0 {
+            return None;
+        }
+        self.post(
+            gst::Structure::builder("rtmp-disconnected")
+                .field("reason", err.to_string())
+                .build(),
+        );
+        let mut delay = Duration::from_millis(u64::from(self.settings.reconnect_delay));
+        for attempt in 1..=attempts {
+            let until = Instant::now() + delay;
+            while Instant::now() < until {
+                if self.control.is_shutdown() {
+                    return None;
+                }
+                std::thread::sleep(TICK.min(until.saturating_duration_since(Instant::now())));
+            }
+            delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+            let Ok(connection) = Connection::start(self.options.clone()) else {
+                continue;
+            };
+            let connection = Arc::new(connection);
+            if !self.control.store(connection.clone()) {
+                return None;
+            }
+            match connection.wait_ready() {
+                Ok(()) => {
+                    gst::info!(
+                        CAT,
+                        obj = self.element,
+                        "playing again after {attempt} attempt(s)"
+                    );
+                    self.demux.restart_timelines();
+                    // Place the new connection's media at the time it arrives, after what
+                    // came before.
+                    self.clock = LiveClock::default();
+                    self.post(
+                        gst::Structure::builder("rtmp-reconnected")
+                            .field("attempt", attempt)
+                            .build(),
+                    );
+                    return Some(connection);
+                }
+                Err(ConnectionError::Flushing) => return None,
+                Err(err) => gst::debug!(CAT, obj = self.element, "attempt {attempt}: {err}"),
+            }
+        }
+        None
+    }
+
+    fn post(&self, structure: gst::Structure) {
+        let message = gst::message::Element::builder(structure)
+            .src(&self.element)
+            .build();
+        let _ = self.element.post_message(message);
     }
 
     fn count(&self, event: &SessionEvent) {

@@ -11,13 +11,8 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 use gst_base::prelude::BaseSinkExt;
 
-pub fn init() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        gst::init().expect("gstreamer init");
-        gstrtmp::plugin_register_static().expect("register rtmp plugin");
-    });
-}
+/// One registration per test binary, shared with the publishing helpers of `common`.
+pub use crate::common::pipeline::init;
 
 /// What crossed one rtmpsrc pad and its decoding branch.
 #[derive(Debug, Default, Clone)]
@@ -82,6 +77,8 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     /// `rtmp-data` element messages.
     pub data: Vec<gst::Structure>,
+    /// Names of every element message, in order (e.g. `rtmp-disconnected`).
+    pub element_messages: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -176,10 +173,11 @@ impl Player {
                 }
                 gst::MessageView::Warning(w) => outcome.warnings.push(w.error().to_string()),
                 gst::MessageView::Element(e) => {
-                    if let Some(s) = e.structure()
-                        && s.name() == "rtmp-data"
-                    {
-                        outcome.data.push(s.to_owned());
+                    if let Some(s) = e.structure() {
+                        outcome.element_messages.push(s.name().to_string());
+                        if s.name() == "rtmp-data" {
+                            outcome.data.push(s.to_owned());
+                        }
                     }
                 }
                 _ => {}
