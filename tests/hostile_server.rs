@@ -477,3 +477,84 @@ fn connect_args_reach_the_server() {
         ]
     );
 }
+
+#[test]
+fn a_reconnect_request_moves_the_stream_at_a_keyframe() {
+    use std::sync::{Arc, Mutex};
+
+    use gstrtmp::flv::{VideoTag, parse_video_body};
+    use gstrtmp::protocol::message::Message;
+
+    let on_new: Arc<Mutex<Vec<Message>>> = Arc::default();
+    let seen = on_new.clone();
+    let new_server = ScriptedServer::start(move |mut c: Conn| {
+        if c.accept_publish() {
+            while let Some(message) = c.read_message() {
+                seen.lock().unwrap().push(message);
+            }
+        }
+    });
+    let target = format!("rtmp://127.0.0.1:{}/live", new_server.port);
+    let old_server = ScriptedServer::start(move |mut c: Conn| {
+        if !c.accept_publish() {
+            return;
+        }
+        for _ in 0..8 {
+            c.read_message();
+        }
+        let mut request = info("status", "NetConnection.Connect.ReconnectRequest");
+        if let Amf0Value::Object(fields) = &mut request {
+            fields.push(("tcUrl".into(), Amf0Value::String(target.clone())));
+        }
+        c.command("onStatus", 0.0, 0, vec![request]);
+        c.drain();
+    });
+    let outcome = run(
+        &format!(
+            "videotestsrc num-buffers=50 ! video/x-raw,width=160,height=120,framerate=25/1 \
+             ! x264enc speed-preset=ultrafast key-int-max=10 ! h264parse \
+             ! rtmpsink name=s location={} timeout=3",
+            old_server.url("live/x")
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    let moved = outcome
+        .element_messages
+        .iter()
+        .find(|s| s.name() == "rtmp-reconnected")
+        .expect("rtmp-reconnected");
+    assert_eq!(moved.get::<bool>("requested-by-server").ok(), Some(true));
+
+    let messages = on_new.lock().unwrap().clone();
+    let media: Vec<&Message> = messages
+        .iter()
+        .filter(|m| matches!(m, Message::Video { .. } | Message::Data { .. }))
+        .collect();
+    assert!(
+        media.len() > 10,
+        "{} messages on the new server",
+        media.len()
+    );
+    assert!(matches!(media[0], Message::Data { .. }));
+    let Message::Video { payload, .. } = media[1] else {
+        panic!("{:?}", media[1])
+    };
+    assert!(matches!(
+        parse_video_body(payload),
+        Ok(VideoTag::AvcSequenceHeader(_))
+    ));
+    let Message::Video { payload, .. } = media[2] else {
+        panic!("{:?}", media[2])
+    };
+    assert!(matches!(
+        parse_video_body(payload),
+        Ok(VideoTag::AvcFrame { keyframe: true, .. })
+    ));
+    // The stream ended on the new server, with the stop commands.
+    assert!(
+        messages
+            .iter()
+            .any(|m| matches!(m, Message::Command { name, .. } if name == "deleteStream"))
+    );
+}

@@ -401,6 +401,10 @@ impl Io {
                 SessionEvent::Status(status) => {
                     gst::info!(CAT, "server status {} {}", status.code, status.description);
                 }
+                SessionEvent::ReconnectRequest { tc_url } => {
+                    gst::info!(CAT, "server asks us to reconnect (to {tc_url:?})");
+                    inner.reconnect_request = Some(tc_url);
+                }
                 other => gst::debug!(CAT, "ignoring {other:?} while publishing"),
             }
         }

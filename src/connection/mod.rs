@@ -176,6 +176,32 @@ impl ConnectOptions {
     }
 }
 
+impl ConnectOptions {
+    /// The same options aimed at another server, from a tcUrl (`rtmp[s]://host[:port]/app`):
+    /// where Enhanced RTMP's reconnect request sends a publisher.
+    pub fn retarget(&self, tc_url: &str) -> Result<ConnectOptions, String> {
+        let stream = match &self.session.mode {
+            SessionMode::Publish { stream, .. } | SessionMode::Play { stream, .. } => stream,
+        };
+        let location =
+            crate::location::Location::parse(&format!("{}/{stream}", tc_url.trim_end_matches('/')))
+                .map_err(|e| e.to_string())?;
+        let mut options = self.clone();
+        options.host = location.host.clone();
+        options.port = location.port;
+        options.session.app = location.application.clone();
+        options.session.tc_url = location.tc_url();
+        options.tls = match location.scheme {
+            Scheme::Rtmp => None,
+            Scheme::Rtmps => Some(self.tls.clone().unwrap_or(TlsOptions {
+                validation: TlsValidation::ALL,
+                ca_file: None,
+            })),
+        };
+        Ok(options)
+    }
+}
+
 /// What an element asks the I/O thread to send while publishing.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
@@ -228,6 +254,8 @@ struct Inner {
     flushing: bool,
     /// The I/O thread is inside a blocking name lookup.
     resolving: bool,
+    /// A publishing server asked us to reconnect (Enhanced RTMP), to this tcUrl when given.
+    reconnect_request: Option<Option<String>>,
     stats: SessionStats,
 }
 
@@ -305,6 +333,7 @@ impl Connection {
                 shutdown: false,
                 flushing: false,
                 resolving: false,
+                reconnect_request: None,
                 stats: SessionStats::default(),
             }),
             changed: Condvar::new(),
@@ -421,6 +450,11 @@ impl Connection {
 
     pub fn stats(&self) -> SessionStats {
         self.shared.lock().stats
+    }
+
+    /// The server's latest reconnect request, once: `Some(tc_url)` (the tcUrl may be absent).
+    pub fn take_reconnect_request(&self) -> Option<Option<String>> {
+        self.shared.lock().reconnect_request.take()
     }
 }
 

@@ -163,6 +163,11 @@ pub enum SessionEvent {
     StreamIsRecorded,
     /// The server sent the `close` command or `NetConnection.Connect.Closed`.
     ServerClosed,
+    /// Enhanced RTMP's `NetConnection.Connect.ReconnectRequest`: connect again, to `tc_url` when
+    /// given, without interrupting the stream.
+    ReconnectRequest {
+        tc_url: Option<String>,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -632,6 +637,17 @@ impl ClientSession {
             }
             "onStatus" => {
                 let status = Status::from_args(&args).unwrap_or_default();
+                if status.code == "NetConnection.Connect.ReconnectRequest" {
+                    // Enhanced RTMP: move to another server (or the same tcUrl) at a keyframe.
+                    let tc_url = args
+                        .iter()
+                        .find_map(|a| a.get("tcUrl"))
+                        .and_then(Amf0Value::as_str)
+                        .map(str::to_owned);
+                    self.events
+                        .push_back(SessionEvent::ReconnectRequest { tc_url });
+                    return Ok(());
+                }
                 self.handle_status(status)
             }
             "close" => {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::writer::CAT;
 use crate::connection::{ConnectOptions, Connection, ConnectionError, Outgoing};
 use crate::flv::TagType;
 
@@ -32,8 +33,17 @@ pub struct ReconnectPolicy {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkEvent {
-    Disconnected { reason: String },
-    Reconnected { attempt: u32, dropped_bytes: u64 },
+    Disconnected {
+        reason: String,
+    },
+    Reconnected {
+        attempt: u32,
+        dropped_bytes: u64,
+    },
+    /// The server asked us to move (Enhanced RTMP reconnect request), and we did.
+    Moved {
+        tc_url: Option<String>,
+    },
 }
 
 /// One FLV tag on its way to the server.
@@ -91,6 +101,8 @@ struct InterruptState {
     current: Option<Arc<Connection>>,
     attempt: Option<Arc<Connection>>,
     reconnected: Option<Result<(Arc<Connection>, u32), ConnectionError>>,
+    /// The connection a reconnect request asked for, once it publishes.
+    moved: Option<Result<Arc<Connection>, ConnectionError>>,
 }
 
 impl Interrupt {
@@ -158,6 +170,8 @@ pub struct Link {
     /// The current connection reached publishing at least once.
     established: bool,
     reconnecting: bool,
+    /// A reconnect request is being followed: the new connection is being set up.
+    moving: Option<Option<String>>,
     /// Attempts used since the connection was last stable, and when it last came back.
     attempts_used: u32,
     reconnected_at: Option<Instant>,
@@ -184,6 +198,7 @@ impl Link {
             current: None,
             established: false,
             reconnecting: false,
+            moving: None,
             attempts_used: 0,
             reconnected_at: None,
             backlog: VecDeque::new(),
@@ -214,7 +229,80 @@ impl Link {
             self.push_backlog(tag);
             return Ok(());
         }
+        self.follow_reconnect_request(&tag);
         self.send_now(tag)
+    }
+
+    /// Enhanced RTMP's reconnect request: set up the new connection in the background while
+    /// this one carries on, and switch at a keyframe (any tag for audio-only streams), so the
+    /// stream goes on without a gap and players of the new one start with a picture.
+    fn follow_reconnect_request(&mut self, tag: &Tag) {
+        if self.moving.is_none() {
+            let Some(request) = self
+                .current
+                .as_ref()
+                .and_then(|c| c.take_reconnect_request())
+            else {
+                return;
+            };
+            let options = match &request {
+                Some(tc_url) => match self.options.retarget(tc_url) {
+                    Ok(options) => options,
+                    Err(err) => {
+                        gst::warning!(CAT, "ignoring reconnect request to {tc_url}: {err}");
+                        return;
+                    }
+                },
+                None => self.options.clone(),
+            };
+            self.moving = Some(request);
+            let interrupt = self.interrupt.clone();
+            std::thread::spawn(move || {
+                let outcome = Connection::start(options)
+                    .map(Arc::new)
+                    .and_then(|connection| {
+                        connection.wait_ready()?;
+                        Ok(connection)
+                    });
+                interrupt.lock().moved = Some(outcome);
+                interrupt.changed.notify_all();
+            });
+            return;
+        }
+        let switch_here = self.video_header.is_none() || tag.is_video_keyframe();
+        if !switch_here {
+            return;
+        }
+        let outcome = self.interrupt.lock().moved.take();
+        match outcome {
+            None => {}
+            Some(Err(err)) => {
+                gst::warning!(CAT, "could not follow the reconnect request: {err}");
+                self.moving = None;
+            }
+            Some(Ok(connection)) => {
+                let tc_url = self.moving.take().flatten();
+                if let Some(tc_url) = &tc_url
+                    && let Ok(options) = self.options.retarget(tc_url)
+                {
+                    // Later reconnections go to the new server too.
+                    self.options = options;
+                }
+                self.interrupt.set_current(Some(connection.clone()));
+                // The old connection is dropped: its I/O thread closes the socket.
+                self.current = Some(connection);
+                self.reconnected_at = Some(Instant::now());
+                (self.notify)(LinkEvent::Moved { tc_url });
+                let headers: Vec<Tag> = [&self.metadata, &self.video_header, &self.audio_header]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                for header in headers {
+                    let _ = self.send_now(header);
+                }
+            }
+        }
     }
 
     /// Sends everything, waiting for a reconnection in progress, then the stop commands; closes.

@@ -140,6 +140,14 @@ impl RtmpWriter {
     /// the rtmpsink bin.
     fn announce(&self, event: LinkEvent) {
         let structure = match &event {
+            LinkEvent::Moved { tc_url } => {
+                gst::info!(CAT, imp = self, "moved to {tc_url:?} as the server asked");
+                gst::Structure::builder("rtmp-reconnected")
+                    .field("attempt", 1u32)
+                    .field("dropped-bytes", 0u64)
+                    .field("requested-by-server", true)
+                    .build()
+            }
             LinkEvent::Disconnected { reason } => {
                 gst::warning!(CAT, imp = self, "connection lost ({reason}), reconnecting");
                 gst::Structure::builder("rtmp-disconnected")
