@@ -202,6 +202,19 @@ impl ConnectOptions {
     }
 }
 
+/// The `stats` structure both elements start from: rtmp2's `GstRtmpConnectionStats` fields.
+pub fn stats_structure(session: &SessionStats) -> gst::structure::Builder {
+    gst::Structure::builder("GstRtmpConnectionStats")
+        .field("in-chunk-size", session.in_chunk_size)
+        .field("out-chunk-size", session.out_chunk_size)
+        .field("in-window-ack-size", session.in_window_ack_size)
+        .field("out-window-ack-size", session.out_window_ack_size)
+        .field("in-bytes-total", session.in_bytes_total)
+        .field("out-bytes-total", session.out_bytes_total)
+        .field("in-bytes-acked", session.in_bytes_acked)
+        .field("out-bytes-acked", session.out_bytes_acked)
+}
+
 /// What an element asks the I/O thread to send while publishing.
 #[derive(Debug, Clone)]
 pub enum Outgoing {

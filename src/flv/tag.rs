@@ -54,6 +54,26 @@ impl TagType {
     }
 }
 
+/// The 11-byte tag header for a body of `data_size` bytes (which must fit in 24 bits): the
+/// timestamp is split into the 24-bit field and the extension byte, stream id 0.
+pub fn tag_header(tag_type: TagType, data_size: u32, timestamp_ms: u32) -> [u8; TAG_HEADER_LEN] {
+    let size = data_size.to_be_bytes();
+    let ts = timestamp_ms.to_be_bytes();
+    [
+        tag_type as u8,
+        size[1],
+        size[2],
+        size[3],
+        ts[1],
+        ts[2],
+        ts[3],
+        ts[0],
+        0,
+        0,
+        0,
+    ]
+}
+
 /// Appends one complete tag: header, `body`, PreviousTagSize. The timestamp is split into the
 /// 24-bit field and the extension byte, so all 32 bits survive.
 pub fn write_tag(
@@ -68,22 +88,8 @@ pub fn write_tag(
             limit: MAX_DATA_SIZE,
         });
     }
-    let size = (body.len() as u32).to_be_bytes();
-    let ts = timestamp_ms.to_be_bytes();
     out.reserve(TAG_HEADER_LEN + body.len() + PREVIOUS_TAG_SIZE_LEN);
-    out.put_slice(&[
-        tag_type as u8,
-        size[1],
-        size[2],
-        size[3],
-        ts[1],
-        ts[2],
-        ts[3],
-        ts[0],
-        0,
-        0,
-        0,
-    ]);
+    out.put_slice(&tag_header(tag_type, body.len() as u32, timestamp_ms));
     out.put_slice(body);
     out.put_u32((TAG_HEADER_LEN + body.len()) as u32);
     Ok(())

@@ -69,15 +69,7 @@ impl RtmpSink {
         let writer = self.writer.imp();
         let session = writer.session_stats().unwrap_or_default();
         let counters = writer.counters();
-        gst::Structure::builder("GstRtmpConnectionStats")
-            .field("in-chunk-size", session.in_chunk_size)
-            .field("out-chunk-size", session.out_chunk_size)
-            .field("in-window-ack-size", session.in_window_ack_size)
-            .field("out-window-ack-size", session.out_window_ack_size)
-            .field("in-bytes-total", session.in_bytes_total)
-            .field("out-bytes-total", session.out_bytes_total)
-            .field("in-bytes-acked", session.in_bytes_acked)
-            .field("out-bytes-acked", session.out_bytes_acked)
+        crate::connection::stats_structure(&session)
             .field("audio-messages", counters.audio_messages)
             .field("audio-bytes", counters.audio_bytes)
             .field("video-messages", counters.video_messages)

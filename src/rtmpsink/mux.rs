@@ -18,6 +18,7 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 
+use crate::flv::tag::{TAG_HEADER_LEN, tag_header};
 use crate::flv::{AudioConfig, TagType, VideoConfig, metadata, video_frame_header};
 
 use super::writer::CAT;
@@ -141,22 +142,8 @@ impl RtmpMux {
             );
             return Err(gst::FlowError::Error);
         }
-        let size = (body_len as u32).to_be_bytes();
-        let ts = timestamp_ms.to_be_bytes();
-        let mut head = Vec::with_capacity(11 + prefix.len());
-        head.extend_from_slice(&[
-            tag_type as u8,
-            size[1],
-            size[2],
-            size[3],
-            ts[1],
-            ts[2],
-            ts[3],
-            ts[0],
-            0,
-            0,
-            0,
-        ]);
+        let mut head = Vec::with_capacity(TAG_HEADER_LEN + prefix.len());
+        head.extend_from_slice(&tag_header(tag_type, body_len as u32, timestamp_ms));
         head.extend_from_slice(prefix);
         let mut out = gst::Buffer::from_mut_slice(head);
         // The payload's memory is shared, not copied.
@@ -164,7 +151,7 @@ impl RtmpMux {
             out.append(payload);
         }
         out.append(gst::Buffer::from_mut_slice(
-            ((11 + body_len) as u32).to_be_bytes(),
+            ((TAG_HEADER_LEN + body_len) as u32).to_be_bytes(),
         ));
         {
             let out = out.make_mut();
