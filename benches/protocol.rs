@@ -343,8 +343,8 @@ fn flv_stream() -> (Bytes, Vec<usize>) {
             let mut body = vec![0xAF, 0x01];
             body.extend_from_slice(&payload(400));
             audio += 1;
-            audio_ms += 1024_000.0 / 48_000.0;
-            (TagType::Audio, audio_ms - 1024_000.0 / 48_000.0, body)
+            audio_ms += 1_024_000.0 / 48_000.0;
+            (TagType::Audio, audio_ms - 1_024_000.0 / 48_000.0, body)
         };
         write_tag(&mut out, tag_type, ts as u32, &body).expect("tag fits");
         ends.push(out.len());
