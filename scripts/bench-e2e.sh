@@ -123,9 +123,17 @@ rtmp {
             # Tells players when the publisher stops, so they end with the stream.
             play_restart on;
         }
+        # For checking once what a publisher delivered: nginx writes what it received to a file.
+        application verify {
+            live on;
+            record all;
+            record_path $WORK/rec;
+            record_unique off;
+        }
     }
 }
 CONF
+    mkdir -p "$WORK/rec"
     : >"$WORK/error.log"
     nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log" 2>>"$WORK/error.log" &
     NGINX_PID=$!
@@ -208,7 +216,22 @@ publish_anchor() {
         d.video ! queue ! h264parse ! flvmux name=m streamable=true ! rtmp2sink sync=false location="$BASE_URL/a$1" \
         d.audio ! queue ! aacparse ! m.
 }
+# What nginx recorded of one publish, as "video audio" frame counts.
+recorded_frames() {
+    local file=$WORK/rec/$1.flv v a
+    v=$(ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$file" 2>/dev/null || echo 0)
+    a=$(ffprobe -v error -select_streams a:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$file" 2>/dev/null || echo 0)
+    echo "${v:-0} ${a:-0}"
+}
 if [[ " $PARTS " == *" a "* ]]; then
+    # Once each, untimed, into a recording application: did every frame reach the server?
+    for side in ours anchor; do
+        BASE_URL=${BASE_URL%/live}/verify "publish_$side" "-$side"
+        sleep 1
+        read -r got_v got_a < <(recorded_frames "a-$side")
+        echo "bench-e2e: (a) check: nginx received $got_v/$VIDEO_FRAMES video and $got_a/$AUDIO_FRAMES audio frames from $side"
+        printf 'delivered\t%s\t-\t-\t-\t-\t-\t-\t%s\t%s\n' "$side" "$got_v" "$got_a" >>"$RAW"
+    done
     echo "bench-e2e: (a) publishing, $RUNS runs each, alternating"
     for run in $(seq "$RUNS"); do
         publish_ours "$run"
@@ -344,6 +367,10 @@ for part in ("publish", "play"):
     o, a = med["ours"], med["anchor"]
     lines.append(f"| ours/anchor | {o['cpu_s']/a['cpu_s']:.2f}x | {o['wall_s']/a['wall_s']:.2f}x | {o['maxrss_kb']/a['maxrss_kb']:.2f}x |")
     lines.append("")
+dl = [r for r in rows if r["part"] == "delivered"]
+if dl:
+    lines.append("Frames nginx received in one untimed publish of each (video, audio): " + ", ".join(
+        f"{r['side']} {r['video_frames']}/{r['audio_frames']}" for r in dl) + "\n")
 mem = [r for r in rows if r["part"] == "memory"]
 if mem:
     lines.append("### memory while the server reads nothing\n")
