@@ -66,12 +66,15 @@ trap cleanup EXIT
 # Both sides run with this same environment; a private registry keeps scanning out of the timings.
 export GST_PLUGIN_PATH=$PLUGIN_DIR
 export GST_REGISTRY=$WORK/registry.bin
-if ! gst-inspect-1.0 rtmpsink 2>/dev/null | grep -q "$PLUGIN_DIR/libgstrtmp.so"; then
+# (Output captured first: grep -q closing the pipe early would fail the pipeline under pipefail.)
+inspect_sink=$(gst-inspect-1.0 rtmpsink 2>/dev/null || true)
+inspect_src=$(gst-inspect-1.0 rtmpsrc 2>/dev/null || true)
+if ! grep -q "$PLUGIN_DIR/libgstrtmp.so" <<<"$inspect_sink"; then
     echo "bench-e2e: rtmpsink from $PLUGIN_DIR/libgstrtmp.so is not available" >&2
     exit 1
 fi
 HAVE_RTMPSRC=0
-if gst-inspect-1.0 rtmpsrc 2>/dev/null | grep -q "$PLUGIN_DIR/libgstrtmp.so"; then
+if grep -q "$PLUGIN_DIR/libgstrtmp.so" <<<"$inspect_src"; then
     HAVE_RTMPSRC=1
 fi
 
