@@ -292,9 +292,6 @@ fi
 
 # --- (c) memory against a server that stops reading -----------------------------------------------
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-gst_pid_of() { # the gst-launch child of a `timeout`/shell pid
-    pgrep -P "$1" -x gst-launch-1.0 || echo "$1"
-}
 memory_check() { # side max_queue_bytes
     local side=$1 limit=$2 pipeline
     if [ "$side" = ours ]; then
