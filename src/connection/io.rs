@@ -4,7 +4,7 @@
 //! readable/writable and keeps reading or writing until the kernel says WouldBlock.
 
 use std::collections::VecDeque;
-use std::io::{ErrorKind, IoSlice};
+use std::io::{ErrorKind, IoSlice, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +27,8 @@ const READ_SIZE: usize = 64 * 1024;
 const MAX_IOV: usize = 64;
 /// The session's unsent output is kept below this; beyond it, media stays in the bounded queue.
 const MAX_UNSENT: usize = 256 * 1024;
+/// How long a closing publisher waits for the server to close after our half-close.
+const MAX_DRAIN: Duration = Duration::from_secs(2);
 
 pub(super) fn event_size(event: &SessionEvent) -> usize {
     match event {
@@ -126,7 +128,11 @@ impl Io {
             self.unsent = self.pending.iter().map(Bytes::len).sum();
             self.write(&mut stream, session.state())?;
             if closing && self.pending.is_empty() && !stream.has_buffered_output() {
-                let _ = stream.tcp().shutdown(std::net::Shutdown::Both);
+                // Closing with the server's messages (acks) unread would make the kernel send a
+                // reset, and a server still working through its receive buffer would lose the
+                // end of the stream. Half-close instead, and let the server close first.
+                let _ = stream.tcp().shutdown(std::net::Shutdown::Write);
+                self.drain(&mut stream);
                 return Ok(());
             }
             let waiting_to_write = !self.pending.is_empty() || stream.has_buffered_output();
@@ -134,6 +140,10 @@ impl Io {
                 self.last_write_progress = Instant::now();
             }
             let timeout = match (session.state(), close_deadline) {
+                // The kernel took everything and media is still queued (pull_outgoing stops at
+                // MAX_UNSENT): only look for events, then go on sending. Blocking here would
+                // leave it queued until the next send() wakes us, and at EOS until close() times out.
+                _ if self.writable && self.outgoing_waiting(&session) => Some(Duration::ZERO),
                 (_, Some(close_by)) => Some(remaining(close_by, self.options.timeout)?),
                 // A server that stops taking our data for `timeout` is gone for a live stream.
                 (SessionState::Publishing, None) if waiting_to_write => Some(
@@ -167,6 +177,54 @@ impl Io {
                 self.read(&mut stream, &mut session)?;
             }
         }
+    }
+
+    /// After our half-close: reads and discards until the server closes, for at most
+    /// [`MAX_DRAIN`] (or the timeout, if shorter), or until the element shuts down.
+    fn drain(&mut self, stream: &mut Transport) {
+        let deadline = Instant::now() + MAX_DRAIN.min(self.options.timeout);
+        let mut events = Events::with_capacity(4);
+        let mut scratch = vec![0u8; 16 * 1024];
+        loop {
+            if self.shared.lock().shutdown {
+                return;
+            }
+            if self.readable {
+                // Raw TCP even under TLS: the bytes are thrown away.
+                match stream.tcp().read(&mut scratch) {
+                    Ok(0) => return,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => self.readable = false,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => return,
+                }
+            }
+            let Some(left) = deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+            else {
+                gst::debug!(
+                    CAT,
+                    "server did not close within {MAX_DRAIN:?} of our close"
+                );
+                return;
+            };
+            match self.poll.poll(&mut events, Some(left)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+            for event in events.iter() {
+                if event.token() == SOCKET {
+                    self.readable |= event.is_readable() || event.is_read_closed();
+                }
+            }
+        }
+    }
+
+    /// Media is queued that the session could take now.
+    fn outgoing_waiting(&self, session: &ClientSession) -> bool {
+        session.state() == SessionState::Publishing && !self.shared.lock().outgoing.is_empty()
     }
 
     fn incoming_full(&self) -> bool {

@@ -220,6 +220,25 @@ impl RtmpWriter {
     }
 }
 
+/// The bytes of `buffer`, kept for as long as tags taken from them wait to be sent.
+///
+/// A buffer with one memory is shared without copying. Our muxer's tags come in several memories
+/// (header, payload, trailer); mapping such a buffer merges them into a temporary copy that
+/// would keep the original memories alive beside it, doubling what queued media costs and
+/// breaking `max-queue-bytes`. They are copied once into one allocation instead, and the
+/// buffer is released when render returns.
+fn buffer_bytes(buffer: &gst::Buffer) -> Option<Bytes> {
+    if buffer.n_memory() == 1 {
+        let mapped = buffer.clone().into_mapped_buffer_readable().ok()?;
+        return Some(Bytes::from_owner(mapped));
+    }
+    let mut out = bytes::BytesMut::with_capacity(buffer.size());
+    for memory in buffer.iter_memories() {
+        out.extend_from_slice(&memory.map_readable().ok()?);
+    }
+    Some(out.freeze())
+}
+
 /// Builds the connection options from the bin's settings.
 fn connect_options(settings: &SinkSettings) -> Result<ConnectOptions, gst::ErrorMessage> {
     let mode = SessionMode::Publish {
@@ -314,11 +333,8 @@ impl BaseSinkImpl for RtmpWriter {
                 self.state().tags = FlvTagReader::new();
             }
         }
-        let mapped = buffer
-            .clone()
-            .into_mapped_buffer_readable()
-            .map_err(|_| gst::FlowError::Error)?;
-        self.state().tags.push(Bytes::from_owner(mapped));
+        let bytes = buffer_bytes(buffer).ok_or(gst::FlowError::Error)?;
+        self.state().tags.push(bytes);
         loop {
             let tag = self.state().tags.next_tag();
             let tag = match tag {

@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of our rtmpsink (and rtmpsrc, when the plugin has it) against GStreamer's
+# rtmp2 elements, through a private nginx-rtmp on a free loopback port. It measures; it does not
+# pass or fail on the numbers.
+#
+#  (a) publish: a 60 s 720p 8 Mbit/s H.264 + AAC FLV, as fast as the server takes it:
+#        ours:   filesrc ! flvdemux ! parsers ! rtmpsink sync=false
+#        anchor: filesrc ! flvdemux ! parsers ! flvmux streamable=true ! rtmp2sink sync=false
+#  (b) play: the same file published at full speed by ffmpeg (-c copy) to an already connected player:
+#        ours:   rtmpsrc ! fakesinks          anchor: rtmp2src ! flvdemux ! fakesinks
+#      Every video and audio frame is counted; skipped when rtmpsrc is not in the plugin.
+#  (c) memory: RSS of a publishing pipeline while nginx is SIGSTOPped (reads nothing) must stay
+#      within max-queue-bytes plus the pipeline's baseline (its RSS just before the stop).
+#
+# Each of (a) and (b) alternates ours and the anchor RUNS times in one go and reports medians of
+# CPU seconds (user+sys of the gst-launch process), wall time and peak RSS, and ours/anchor ratios.
+# Results: target/bench-e2e/<timestamp>/ (raw.tsv, summary.md).
+#
+# Environment (optional):
+#   RUNS=3            runs of each side
+#   SKIP_BUILD=1      use target/release as it is
+#   PARTS="a b c"     which parts to run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUNS=${RUNS:-3}
+PARTS=${PARTS:-a b c}
+
+bash scripts/install-deps.sh
+need_pkg() {
+    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$1" ]; then
+        echo "bench-e2e: installing $2"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null ||
+            { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null; }
+    fi
+}
+need_pkg python3 python3
+if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+if [ -z "${SKIP_BUILD:-}" ]; then
+    cargo build --release --lib
+fi
+PLUGIN_DIR=$ROOT/target/release
+
+OUT=$ROOT/target/bench-e2e/$(date +%Y%m%d-%H%M%S)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gst-plugin-rtmp-bench.XXXXXX")
+mkdir -p "$OUT"
+NGINX_PID=
+BG_PIDS=()
+cleanup() {
+    for pid in "${BG_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    if [ -n "$NGINX_PID" ]; then
+        kill -CONT "$NGINX_PID" 2>/dev/null || true
+        kill "$NGINX_PID" 2>/dev/null || true
+        wait "$NGINX_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Ours shadows Debian's librtmp plugin (also libgstrtmp.so); rtmp2 lives in another file and stays.
+# Both sides run with this same environment; a private registry keeps scanning out of the timings.
+export GST_PLUGIN_PATH=$PLUGIN_DIR
+export GST_REGISTRY=$WORK/registry.bin
+# (Output captured first: grep -q closing the pipe early would fail the pipeline under pipefail.)
+inspect_sink=$(gst-inspect-1.0 rtmpsink 2>/dev/null || true)
+inspect_src=$(gst-inspect-1.0 rtmpsrc 2>/dev/null || true)
+if ! grep -q "$PLUGIN_DIR/libgstrtmp.so" <<<"$inspect_sink"; then
+    echo "bench-e2e: rtmpsink from $PLUGIN_DIR/libgstrtmp.so is not available" >&2
+    exit 1
+fi
+HAVE_RTMPSRC=0
+if grep -q "$PLUGIN_DIR/libgstrtmp.so" <<<"$inspect_src"; then
+    HAVE_RTMPSRC=1
+fi
+
+# --- the input, made once -------------------------------------------------------------------------
+MEDIA_DIR=$ROOT/target/bench-media
+MEDIA=$MEDIA_DIR/720p-8M-60s.flv
+if [ ! -s "$MEDIA" ]; then
+    mkdir -p "$MEDIA_DIR"
+    echo "bench-e2e: encoding $MEDIA (once; takes a minute or two)"
+    # Temporal noise keeps the encoder busy enough to reach the bitrate with real picture data;
+    # CBR with filler holds it at 8 Mbit/s. A keyframe every 2 s, as live services ask.
+    ffmpeg -hide_banner -loglevel error -y \
+        -f lavfi -i "testsrc2=size=1280x720:rate=30,noise=alls=12:allf=t" \
+        -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 60 \
+        -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -g 60 -bf 2 \
+        -b:v 8M -minrate 8M -maxrate 8M -bufsize 8M -x264-params nal-hrd=cbr \
+        -c:a aac -b:a 128k -ac 2 -f flv "$MEDIA.tmp"
+    mv "$MEDIA.tmp" "$MEDIA"
+fi
+read -r VIDEO_FRAMES AUDIO_FRAMES < <(
+    v=$(ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$MEDIA")
+    a=$(ffprobe -v error -select_streams a:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$MEDIA")
+    echo "$v $a"
+)
+MEDIA_BYTES=$(stat -c %s "$MEDIA")
+echo "bench-e2e: input $MEDIA: $MEDIA_BYTES bytes, $VIDEO_FRAMES video and $AUDIO_FRAMES audio frames"
+
+# --- nginx-rtmp ---------------------------------------------------------------------------------
+free_port() {
+    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'
+}
+start_nginx() {
+    PORT=$(free_port)
+    cat >"$WORK/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+master_process off;
+error_log $WORK/error.log warn;
+pid $WORK/nginx.pid;
+events {
+    worker_connections 256;
+}
+rtmp {
+    server {
+        listen 127.0.0.1:$PORT;
+        chunk_size 4096;
+        application live {
+            live on;
+            # Tells players when the publisher stops, so they end with the stream.
+            play_restart on;
+        }
+        # For checking once what a publisher delivered: nginx writes what it received to a file.
+        application verify {
+            live on;
+            record all;
+            record_path $WORK/rec;
+            record_unique off;
+        }
+    }
+}
+CONF
+    mkdir -p "$WORK/rec"
+    : >"$WORK/error.log"
+    nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log" 2>>"$WORK/error.log" &
+    NGINX_PID=$!
+    for _ in $(seq 100); do
+        if ! kill -0 "$NGINX_PID" 2>/dev/null; then
+            wait "$NGINX_PID" 2>/dev/null || true
+            NGINX_PID=
+            return 1
+        fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+started=0
+for _ in 1 2 3; do
+    if start_nginx; then
+        started=1
+        break
+    fi
+    grep -q "Address already in use" "$WORK/error.log" || break
+done
+if [ "$started" -ne 1 ]; then
+    echo "bench-e2e: nginx-rtmp did not start:" >&2
+    cat "$WORK/error.log" >&2
+    exit 1
+fi
+BASE_URL=rtmp://127.0.0.1:$PORT/live
+echo "bench-e2e: nginx-rtmp on 127.0.0.1:$PORT; results in $OUT"
+
+RAW=$OUT/raw.tsv
+printf 'part\tside\trun\twall_s\tcpu_s\tuser_s\tsys_s\tmaxrss_kb\tvideo_frames\taudio_frames\n' >"$RAW"
+FRONT="filesrc location=$MEDIA ! flvdemux name=d"
+
+# Like GNU time -f '%e %U %S %M' (wall, user, sys, peak RSS in KiB), with milliseconds: the
+# publish takes a fraction of a second, where GNU time's 10 ms steps are too coarse. CPU and
+# peak RSS are those of the command and the children it waited for (wait4's rusage).
+TIMER='
+import os, subprocess, sys, time
+start = time.monotonic()
+proc = subprocess.Popen(sys.argv[2:])
+_, status, ru = os.wait4(proc.pid, 0)
+wall = time.monotonic() - start
+open(sys.argv[1], "w").write(f"{wall:.3f} {ru.ru_utime:.3f} {ru.ru_stime:.3f} {ru.ru_maxrss}\n")
+sys.exit(os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8)
+'
+
+# Runs a command under $TIMER; sets WALL USER SYS RSS. Fails if the command fails.
+timed() {
+    local log=$1
+    shift
+    if ! python3 -c "$TIMER" "$WORK/time" "$@" >"$log" 2>&1; then
+        echo "bench-e2e: failed: $*" >&2
+        tail -20 "$log" >&2
+        return 1
+    fi
+    read -r WALL USER SYS RSS <"$WORK/time"
+}
+
+record() { # part side run video audio
+    local cpu
+    cpu=$(python3 -c "print(f'{$USER + $SYS:.3f}')")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$WALL" "$cpu" "$USER" "$SYS" "$RSS" "$4" "$5" >>"$RAW"
+    printf '  %-7s %-6s run %s: wall %6ss  cpu %6ss (user %s sys %s)  peak RSS %6s KiB  frames %s/%s\n' \
+        "$1" "$2" "$3" "$WALL" "$cpu" "$USER" "$SYS" "$RSS" "$4" "$5"
+}
+
+# --- (a) publishing -------------------------------------------------------------------------------
+publish_ours() {
+    # shellcheck disable=SC2086
+    timed "$WORK/pub.log" gst-launch-1.0 -q $FRONT \
+        d.video ! queue ! h264parse ! rtmpsink name=s sync=false location="$BASE_URL/a$1" \
+        d.audio ! queue ! aacparse ! s.
+}
+publish_anchor() {
+    # shellcheck disable=SC2086
+    timed "$WORK/pub.log" gst-launch-1.0 -q $FRONT \
+        d.video ! queue ! h264parse ! flvmux name=m streamable=true ! rtmp2sink sync=false location="$BASE_URL/a$1" \
+        d.audio ! queue ! aacparse ! m.
+}
+# What nginx recorded of one publish, as "video audio" frame counts.
+recorded_frames() {
+    local file=$WORK/rec/$1.flv v a
+    v=$(ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$file" 2>/dev/null || echo 0)
+    a=$(ffprobe -v error -select_streams a:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$file" 2>/dev/null || echo 0)
+    echo "${v:-0} ${a:-0}"
+}
+if [[ " $PARTS " == *" a "* ]]; then
+    # Once each, untimed, into a recording application: did every frame reach the server?
+    for side in ours anchor; do
+        BASE_URL=${BASE_URL%/live}/verify "publish_$side" "-$side"
+        sleep 1
+        read -r got_v got_a < <(recorded_frames "a-$side")
+        echo "bench-e2e: (a) check: nginx received $got_v/$VIDEO_FRAMES video and $got_a/$AUDIO_FRAMES audio frames from $side"
+        printf 'delivered\t%s\t-\t-\t-\t-\t-\t-\t%s\t%s\n' "$side" "$got_v" "$got_a" >>"$RAW"
+    done
+    echo "bench-e2e: (a) publishing, $RUNS runs each, alternating"
+    for run in $(seq "$RUNS"); do
+        publish_ours "$run"
+        record publish ours "$run" - -
+        publish_anchor "$run"
+        record publish anchor "$run" - -
+    done
+fi
+
+# --- (b) playing ----------------------------------------------------------------------------------
+# fakesink's last-message lines (-v, silent=false) count the frames each sink got; both sides pay
+# the same for printing them.
+count() { grep -c "GstFakeSink:$1: last-message = chain" "$2" || true; }
+play_run() { # side run
+    local stream=b$2-$1 log=$WORK/play.log player
+    if [ "$1" = ours ]; then
+        player=(rtmpsrc location="$BASE_URL/$stream" name=src
+            src.video ! fakesink name=vsink sync=false silent=false
+            src.audio ! fakesink name=asink sync=false silent=false)
+    else
+        player=(rtmp2src location="$BASE_URL/$stream" ! flvdemux name=dm
+            dm.video ! fakesink name=vsink sync=false silent=false
+            dm.audio ! fakesink name=asink sync=false silent=false)
+    fi
+    (timed "$log" timeout 120 gst-launch-1.0 -v "${player[@]}" && echo "$WALL $USER $SYS $RSS" >"$WORK/play.time") &
+    local player_pid=$!
+    BG_PIDS+=("$player_pid")
+    # Connected and waiting before the publisher starts.
+    sleep 2
+    ffmpeg -hide_banner -loglevel error -i "$MEDIA" -c copy -f flv "$BASE_URL/$stream"
+    if ! wait "$player_pid"; then
+        echo "bench-e2e: the $1 player failed" >&2
+        return 1
+    fi
+    read -r WALL USER SYS RSS <"$WORK/play.time"
+    PLAYED_VIDEO=$(count vsink "$log")
+    PLAYED_AUDIO=$(count asink "$log")
+    if [ "$PLAYED_VIDEO" != "$VIDEO_FRAMES" ] || [ "$PLAYED_AUDIO" != "$AUDIO_FRAMES" ]; then
+        echo "bench-e2e: WARNING: $1 player got $PLAYED_VIDEO/$VIDEO_FRAMES video and $PLAYED_AUDIO/$AUDIO_FRAMES audio frames" >&2
+    fi
+}
+if [[ " $PARTS " == *" b "* ]]; then
+    if [ "$HAVE_RTMPSRC" -ne 1 ]; then
+        echo "bench-e2e: (b) skipped: rtmpsrc is not in $PLUGIN_DIR/libgstrtmp.so yet"
+    else
+        echo "bench-e2e: (b) playing, $RUNS runs each, alternating"
+        for run in $(seq "$RUNS"); do
+            for side in ours anchor; do
+                play_run "$side" "$run"
+                record play "$side" "$run" "$PLAYED_VIDEO" "$PLAYED_AUDIO"
+            done
+        done
+    fi
+fi
+
+# --- (c) memory against a server that stops reading -----------------------------------------------
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+memory_check() { # side max_queue_bytes
+    local side=$1 limit=$2 pipeline
+    if [ "$side" = ours ]; then
+        pipeline=(d.video ! queue ! identity sleep-time=2000 ! h264parse ! rtmpsink name=s sync=false max-queue-bytes="$limit"
+            location="$BASE_URL/c-$side-$limit" d.audio ! queue ! aacparse ! s.)
+    else
+        pipeline=(d.video ! queue ! identity sleep-time=2000 ! h264parse ! flvmux name=m streamable=true
+            ! rtmp2sink sync=false location="$BASE_URL/c-$side-$limit" d.audio ! queue ! aacparse ! m.)
+    fi
+    # identity holds each video frame 2 ms, so the 60 s file takes about 4 s to publish: the stop
+    # comes 1 s in, with the stream flowing and most of the file still to come.
+    # shellcheck disable=SC2086
+    gst-launch-1.0 -q $FRONT "${pipeline[@]}" >"$OUT/memory-$side-$limit.log" 2>&1 &
+    local pid=$!
+    BG_PIDS+=("$pid")
+    sleep 1
+    local baseline
+    baseline=$(rss_kb "$pid")
+    kill -STOP "$NGINX_PID"
+    local peak=$baseline
+    for _ in $(seq 40); do
+        sleep 0.25
+        local now
+        now=$(rss_kb "$pid")
+        [ "${now:-0}" -gt "$peak" ] && peak=$now
+    done
+    local alive=yes
+    kill -0 "$pid" 2>/dev/null || alive=no
+    kill -CONT "$NGINX_PID"
+    kill -INT "$pid" 2>/dev/null || true
+    sleep 0.5
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    local growth=$((peak - baseline)) bound=$((limit / 1024))
+    local verdict="within bound"
+    if [ "$side" = ours ] && [ "$growth" -gt $((bound + 4096)) ]; then
+        verdict="OVER bound"
+    fi
+    [ "$side" = anchor ] && verdict="(no bound)"
+    [ "$alive" = no ] && verdict="$verdict; pipeline ended before the check finished"
+    printf '  %-6s max-queue-bytes %9s: baseline %7s KiB, peak %7s KiB, growth %7s KiB (bound %s KiB + 4 MiB slack) %s\n' \
+        "$side" "$limit" "$baseline" "$peak" "$growth" "$bound" "$verdict"
+    printf 'memory\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t%s\n' "$side" "$limit" "$peak" "$baseline" "$growth" >>"$RAW"
+}
+if [[ " $PARTS " == *" c "* ]]; then
+    echo "bench-e2e: (c) memory while nginx is stopped (SIGSTOP) for 10 s"
+    for limit in 8388608 33554432; do
+        memory_check ours "$limit"
+    done
+    memory_check anchor 0
+fi
+
+# --- summary --------------------------------------------------------------------------------------
+python3 - "$RAW" "$OUT/summary.md" "$RUNS" <<'PY'
+import csv, statistics, sys
+raw, out, runs = sys.argv[1], sys.argv[2], sys.argv[3]
+rows = list(csv.DictReader(open(raw), delimiter="\t"))
+lines = []
+for part in ("publish", "play"):
+    sel = [r for r in rows if r["part"] == part]
+    if not sel:
+        continue
+    med = {}
+    for side in ("ours", "anchor"):
+        s = [r for r in sel if r["side"] == side]
+        med[side] = {k: statistics.median(float(r[k]) for r in s) for k in ("cpu_s", "wall_s", "maxrss_kb")}
+    lines.append(f"### {part} (median of {runs} runs each, alternating)\n")
+    lines.append("| | CPU s (user+sys) | wall s | peak RSS MiB |")
+    lines.append("|---|---:|---:|---:|")
+    for side in ("ours", "anchor"):
+        m = med[side]
+        lines.append(f"| {side} | {m['cpu_s']:.2f} | {m['wall_s']:.2f} | {m['maxrss_kb']/1024:.1f} |")
+    o, a = med["ours"], med["anchor"]
+    lines.append(f"| ours/anchor | {o['cpu_s']/a['cpu_s']:.2f}x | {o['wall_s']/a['wall_s']:.2f}x | {o['maxrss_kb']/a['maxrss_kb']:.2f}x |")
+    lines.append("")
+dl = [r for r in rows if r["part"] == "delivered"]
+if dl:
+    lines.append("Frames nginx received in one untimed publish of each (video, audio): " + ", ".join(
+        f"{r['side']} {r['video_frames']}/{r['audio_frames']}" for r in dl) + "\n")
+mem = [r for r in rows if r["part"] == "memory"]
+if mem:
+    lines.append("### memory while the server reads nothing\n")
+    lines.append("| side | max-queue-bytes | RSS before stop MiB | peak RSS MiB | growth MiB |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for r in mem:
+        limit = int(r["run"])
+        lines.append(f"| {r['side']} | {limit/1048576:.0f} MiB | {int(r['video_frames'])/1024:.1f} | "
+                     f"{int(r['maxrss_kb'])/1024:.1f} | {int(r['audio_frames'])/1024:.1f} |"
+                     if r["side"] == "ours" else
+                     f"| {r['side']} | - | {int(r['video_frames'])/1024:.1f} | {int(r['maxrss_kb'])/1024:.1f} | {int(r['audio_frames'])/1024:.1f} |")
+    lines.append("")
+text = "\n".join(lines)
+open(out, "w").write(text + "\n")
+print(text)
+PY
+echo "bench-e2e: raw numbers in $RAW, summary in $OUT/summary.md"
