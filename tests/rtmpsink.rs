@@ -429,3 +429,32 @@ fn denied_publish_is_an_error_not_eos() {
     let text = outcome.error_text();
     assert!(text.contains("closed") || text.contains("reset"), "{text}");
 }
+
+#[test]
+fn small_chunks_as_fast_as_possible_end_cleanly_with_every_frame() {
+    // Chunk size 128 makes many small writes: the I/O thread must keep sending while media is
+    // queued, and the close must not reset the connection before nginx has read the end.
+    let nginx = Nginx::start();
+    let url = nginx.url("live/smallchunks");
+    let start = std::time::Instant::now();
+    let outcome = run(
+        &format!(
+            "videotestsrc num-buffers=150 ! video/x-raw,width=640,height=360,framerate=30/1 \
+             ! x264enc speed-preset=ultrafast bitrate=4000 ! h264parse \
+             ! rtmpsink name=s location={url} sync=false chunk-size=128"
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
+    let recording = nginx.wait_recording("smallchunks", Duration::from_secs(10));
+    assert_eq!(probe(&recording).video().unwrap().nb_read_frames, Some(150));
+    assert_eq!(
+        outcome.stats.unwrap().get::<u32>("out-chunk-size").unwrap(),
+        128
+    );
+}
