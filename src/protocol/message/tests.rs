@@ -334,8 +334,7 @@ fn malformed_aggregates_are_errors() {
     }
 }
 
-/// Tests that need the AMF0/AMF3 codecs (`crate::protocol::amf0`, `amf3`), which were written
-/// in parallel with this module: they fail with `todo!()` until those land.
+/// Tests of command and data messages, which go through the AMF0/AMF3 codecs.
 mod amf {
     use super::*;
     use crate::protocol::amf0;
