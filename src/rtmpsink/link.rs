@@ -19,6 +19,8 @@ use crate::flv::TagType;
 
 /// Longest wait between two reconnection attempts: the delay doubles up to this.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
+/// How long the connection left for a reconnect request may take to finish and close.
+const OLD_CONNECTION_CLOSE: Duration = Duration::from_secs(2);
 /// A reconnection only counts as recovered once the new connection has lasted this long;
 /// a server that accepts and drops at once uses up the attempts instead of looping forever.
 const STABLE_AFTER: Duration = Duration::from_secs(10);
@@ -289,8 +291,12 @@ impl Link {
                     self.options = options;
                 }
                 self.interrupt.set_current(Some(connection.clone()));
-                // The old connection is dropped: its I/O thread closes the socket.
-                self.current = Some(connection);
+                // The old connection sends what it still holds and closes politely, on the side.
+                if let Some(old) = self.current.replace(connection) {
+                    std::thread::spawn(move || {
+                        let _ = old.close(OLD_CONNECTION_CLOSE);
+                    });
+                }
                 self.reconnected_at = Some(Instant::now());
                 (self.notify)(LinkEvent::Moved { tc_url });
                 let headers: Vec<Tag> = [&self.metadata, &self.video_header, &self.audio_header]
