@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing the plugin needs on Debian 12: GStreamer (dev files, tools,
-# plugins), nginx with the RTMP module and ffmpeg for the integration tests. Idempotent; when
-# everything is already there it does not touch apt at all, so re-runs are fast.
+# plugins), nginx with the RTMP module and ffmpeg for the integration tests, and node-media-server
+# (from the npm registry, into target/nms) as a second RTMP server. Idempotent; when everything is
+# already there it does not touch apt or npm at all, so re-runs are fast.
 # Run as root (or with sudo available). Source it or run it; it only checks that cargo is present.
 set -euo pipefail
 
@@ -52,6 +53,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
             "${SUDO[@]}" systemctl disable nginx >/dev/null 2>&1 || true
         fi
     fi
+fi
+
+# node-media-server 2.x for tests/node_media_server.rs, in a project-local directory (git-ignored
+# with the rest of target/). Node and npm come from Debian when the machine has neither.
+NMS_VERSION=2.7.4
+nms_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/nms"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: installing nodejs npm"
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -q
+    "${SUDO[@]}" apt-get install -y -q nodejs npm
+fi
+nms_installed="$(node -p "require('$nms_dir/node_modules/node-media-server/package.json').version" 2>/dev/null || true)"
+if [ "$nms_installed" != "$NMS_VERSION" ]; then
+    echo "install-deps: installing node-media-server@$NMS_VERSION into $nms_dir"
+    mkdir -p "$nms_dir"
+    npm install --prefix "$nms_dir" --no-audit --no-fund --loglevel=error "node-media-server@$NMS_VERSION"
 fi
 
 # cargo from rustup lives in ~/.cargo/bin, which a non-login shell may not have on PATH.

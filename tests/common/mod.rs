@@ -9,6 +9,7 @@
 pub mod gst;
 pub mod media;
 pub mod nginx;
+pub mod nms;
 pub mod pipeline;
 pub mod process;
 pub mod rtmp_server;
@@ -20,6 +21,7 @@ pub use media::{
     make_test_flv, probe, try_probe, video_frame_pts_ms, video_pict_types,
 };
 pub use nginx::{Nginx, TlsProxy};
+pub use nms::{Nms, NmsOptions};
 pub use process::{Finished, Proc, run_with_timeout};
 pub use tls::TestCertificates;
 
