@@ -197,14 +197,14 @@ fn publish_authentication_with_signed_urls() {
             .as_ref()
             .unwrap_or_else(|| panic!("{location}: publishing must fail: {outcome:?}"));
         let text = outcome.error_text();
-        // NMS's own code (`NetStream.publish.Unauthorized`, level error) is not one of the
-        // standard ones, so it is reported as a rejected stream, naming the code.
+        // NMS's own code (`NetStream.publish.Unauthorized`, level error) is reported as an
+        // authorization error, naming the code.
         assert!(
             text.contains("NetStream.publish.Unauthorized"),
             "{location}: {text}"
         );
         assert!(
-            err.matches(gst::ResourceError::OpenWrite),
+            err.matches(gst::ResourceError::NotAuthorized),
             "{location}: {err:?}"
         );
         // NMS answers at once (and keeps the connection open): no waiting for a timeout.

@@ -121,7 +121,7 @@ impl ConnectionError {
             | ConnectionError::Tls(_) => open,
             ConnectionError::Session(session) => match session.as_ref() {
                 S::PublishBadName(_) => gst::ResourceError::Busy,
-                S::PublishDenied(_) | S::ConnectRejected { .. } => {
+                S::PublishDenied(_) | S::ConnectRejected { .. } | S::NotAuthorized { .. } => {
                     gst::ResourceError::NotAuthorized
                 }
                 S::StreamNotFound(_) => gst::ResourceError::NotFound,

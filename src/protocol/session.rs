@@ -189,6 +189,8 @@ pub enum SessionError {
     PublishBadName(String),
     #[error("publishing denied (NetStream.Publish.Denied): {0}")]
     PublishDenied(String),
+    #[error("server refused access: {code} {description}")]
+    NotAuthorized { code: String, description: String },
     #[error("stream not found (NetStream.Play.StreamNotFound): {0}")]
     StreamNotFound(String),
     #[error("server rejected the stream: {code} {description}")]
@@ -794,6 +796,13 @@ impl ClientSession {
             }
             "NetStream.Publish.BadName" => return Err(SessionError::PublishBadName(description)),
             "NetStream.Publish.Denied" => return Err(SessionError::PublishDenied(description)),
+            // node-media-server's own code for a missing or wrong signature.
+            code if code.to_ascii_lowercase().ends_with(".unauthorized") => {
+                return Err(SessionError::NotAuthorized {
+                    code: status.code.clone(),
+                    description,
+                });
+            }
             "NetStream.Play.StreamNotFound" => {
                 return Err(SessionError::StreamNotFound(description));
             }
