@@ -5,8 +5,9 @@
 //!
 //! `count` plays a stream into fakesinks until it ends and prints `frames <video> <audio>`,
 //! counted with pad probes (gst-launch's `-v` notifications proved unreliable for counting when
-//! two streaming threads feed the sinks). Both players end with `idle-timeout=2` and the
-//! publisher's end of stream, whichever comes first.
+//! two streaming threads feed the sinks). Both players end on the publisher's end of stream
+//! (nginx sends StreamEOF and UnpublishNotify), or after `idle-timeout=5` without data: 2 s
+//! would fire before a publisher started 2 s after the player (rtmp2src then ends with no data).
 //!
 //! `measure` runs, in this one process, a live publisher (videotestsrc 640x360 30 fps ->
 //! x264enc tune=zerolatency speed-preset=ultrafast, audiotestsrc -> voaacenc) through the server
@@ -43,8 +44,8 @@ fn player_description(side: &str, url: &str) -> String {
     let sinks = "dm.video ! fakesink name=vsink sync=false async=false \
                  dm.audio ! fakesink name=asink sync=false async=false";
     match side {
-        "ours" => format!("rtmpsrc location={url} idle-timeout=2 name=dm {sinks}"),
-        _ => format!("rtmp2src location={url} idle-timeout=2 ! flvdemux name=dm {sinks}"),
+        "ours" => format!("rtmpsrc location={url} idle-timeout=5 name=dm {sinks}"),
+        _ => format!("rtmp2src location={url} idle-timeout=5 ! flvdemux name=dm {sinks}"),
     }
 }
 
@@ -161,6 +162,12 @@ fn measure_once(side: &str, base: &str, run: u32, seconds: u64) -> Result<Vec<f6
     probe_into(&parse.static_pad("src").ok_or("no src")?, published.clone());
     publisher.set_state(gst::State::Playing).map_err(|e| e.to_string())?;
     let result = wait_end(&publisher, Duration::from_secs(seconds));
+    // The latency the publisher's sink waits for beyond each buffer's running time (sync=true).
+    let mut query = gst::query::Latency::new();
+    if publisher.query(&mut query) {
+        let (live, min, max) = query.result();
+        eprintln!("latency: {side} publisher: live {live}, min {min}, max {max:?}");
+    }
     publisher.send_event(gst::event::Eos::new());
     let _ = wait_end(&publisher, Duration::from_secs(5));
     let _ = publisher.set_state(gst::State::Null);
