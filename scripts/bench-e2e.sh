@@ -303,8 +303,9 @@ memory_check() { # side max_queue_bytes
     fi
     # identity holds each video frame 2 ms, so the 60 s file takes about 4 s to publish: the stop
     # comes 1 s in, with the stream flowing and most of the file still to come.
+    # -m: the log keeps the bus messages (rtmp-disconnected / rtmp-reconnected, errors).
     # shellcheck disable=SC2086
-    gst-launch-1.0 -q $FRONT "${pipeline[@]}" >"$OUT/memory-$side-$limit.log" 2>&1 &
+    gst-launch-1.0 -m $FRONT "${pipeline[@]}" >"$OUT/memory-$side-$limit.log" 2>&1 &
     local pid=$!
     BG_PIDS+=("$pid")
     sleep 1
@@ -321,6 +322,8 @@ memory_check() { # side max_queue_bytes
     local alive=yes
     kill -0 "$pid" 2>/dev/null || alive=no
     kill -CONT "$NGINX_PID"
+    # Time to reconnect (reconnect-delay 2 s) before the pipeline is stopped.
+    sleep 4
     kill -INT "$pid" 2>/dev/null || true
     sleep 0.5
     kill "$pid" 2>/dev/null || true
@@ -335,6 +338,9 @@ memory_check() { # side max_queue_bytes
     printf '  %-6s max-queue-bytes %9s: baseline %7s KiB, peak %7s KiB, growth %7s KiB (bound %s KiB + 4 MiB slack) %s\n' \
         "$side" "$limit" "$baseline" "$peak" "$growth" "$bound" "$verdict"
     printf 'memory\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t%s\n' "$side" "$limit" "$peak" "$baseline" "$growth" >>"$RAW"
+    # What the pipeline said about the stall: our element messages, or the error that ended it.
+    grep -o 'rtmp-disconnected[^;]*\|rtmp-reconnected[^;]*\|ERROR: from element .*' \
+        "$OUT/memory-$side-$limit.log" | sed 's/^/           /' || true
 }
 if [[ " $PARTS " == *" c "* ]]; then
     echo "bench-e2e: (c) memory while nginx is stopped (SIGSTOP) for 10 s"
