@@ -29,10 +29,10 @@ type Log = Arc<Mutex<Vec<(Instant, usize)>>>;
 fn probe_into(pad: &gst::Pad, log: Log) {
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         let now = Instant::now();
-        if let Some(buffer) = info.buffer() {
-            if let Ok(mut log) = log.lock() {
-                log.push((now, buffer.size()));
-            }
+        if let Some(buffer) = info.buffer()
+            && let Ok(mut log) = log.lock()
+        {
+            log.push((now, buffer.size()));
         }
         gst::PadProbeReturn::Ok
     });
@@ -56,6 +56,17 @@ fn publisher_description(side: &str, url: &str) -> String {
     let audio = "audiotestsrc is-live=true ! audioconvert ! voaacenc ! aacparse";
     // Extra sink properties for experiments (e.g. OURS_SINK="sync=false"); unset by the script.
     let extra = |var: &str| std::env::var(var).unwrap_or_default();
+    // NO_AUDIO=1: video only, to see the path without the wait to interleave audio.
+    if std::env::var_os("NO_AUDIO").is_some() {
+        return match side {
+            "ours" => format!("{video} ! rtmpsink location={url} {}", extra("OURS_SINK")),
+            _ => format!(
+                "{video} ! flvmux streamable=true {} ! rtmp2sink location={url} {}",
+                extra("ANCHOR_MUX"),
+                extra("ANCHOR_SINK")
+            ),
+        };
+    }
     match side {
         "ours" => format!(
             "{video} ! rtmpsink name=s location={url} {} {audio} ! s.",
@@ -92,13 +103,14 @@ fn wait_end(pipeline: &gst::Pipeline, limit: Duration) -> Result<(), String> {
         if left.is_zero() {
             return Ok(());
         }
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64))
-        else {
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64)) else {
             return Ok(());
         };
         match msg.view() {
             gst::MessageView::Eos(_) => return Ok(()),
-            gst::MessageView::Error(e) => return Err(format!("{}: {}", e.error(), e.debug().unwrap_or_default())),
+            gst::MessageView::Error(e) => {
+                return Err(format!("{}: {}", e.error(), e.debug().unwrap_or_default()));
+            }
             _ => {}
         }
     }
@@ -110,7 +122,9 @@ fn count(side: &str, url: &str) -> Result<(), String> {
     let audio: Log = Arc::default();
     probe_into(&sink_pad(&pipeline, "vsink")?, video.clone());
     probe_into(&sink_pad(&pipeline, "asink")?, audio.clone());
-    pipeline.set_state(gst::State::Playing).map_err(|e| e.to_string())?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
     let result = wait_end(&pipeline, Duration::from_secs(110));
     let _ = pipeline.set_state(gst::State::Null);
     result?;
@@ -152,15 +166,31 @@ fn measure_once(side: &str, base: &str, run: u32, seconds: u64) -> Result<Vec<f6
     let player = launch(&player_description(side, &url))?;
     let played: Log = Arc::default();
     probe_into(&sink_pad(&player, "vsink")?, played.clone());
-    player.set_state(gst::State::Playing).map_err(|e| e.to_string())?;
+    player
+        .set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
     // The player waits on the server before the publisher starts, so it sees the first frame.
     std::thread::sleep(Duration::from_millis(1500));
 
     let publisher = launch(&publisher_description(side, &url))?;
+    // SINK_DEADLINE_NS: processing-deadline of every base sink inside the publisher (rtmpsink is
+    // a bin, so its inner sink is reached this way), to see what the default 20 ms costs.
+    if let Some(ns) = std::env::var("SINK_DEADLINE_NS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        for element in publisher.iterate_recurse().into_iter().flatten() {
+            if element.is::<gst_base::BaseSink>() {
+                element.set_property("processing-deadline", ns);
+            }
+        }
+    }
     let published: Log = Arc::default();
     let parse = publisher.by_name("vparse").ok_or("no vparse")?;
     probe_into(&parse.static_pad("src").ok_or("no src")?, published.clone());
-    publisher.set_state(gst::State::Playing).map_err(|e| e.to_string())?;
+    publisher
+        .set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
     let result = wait_end(&publisher, Duration::from_secs(seconds));
     // The latency the publisher's sink waits for beyond each buffer's running time (sync=true).
     let mut query = gst::query::Latency::new();
@@ -194,7 +224,9 @@ fn measure_once(side: &str, base: &str, run: u32, seconds: u64) -> Result<Vec<f6
 }
 
 fn measure(base: &str, seconds: u64, runs: u32) -> Result<(), String> {
-    println!("#\tside\trun\tpublished\tplayed\tmatched\tunmatched\tmedian_ms\tp95_ms\tmin_ms\tmax_ms");
+    println!(
+        "#\tside\trun\tpublished\tplayed\tmatched\tunmatched\tmedian_ms\tp95_ms\tmin_ms\tmax_ms"
+    );
     let mut all: [Vec<f64>; 2] = Default::default();
     for run in 1..=runs {
         for (i, side) in ["ours", "anchor"].into_iter().enumerate() {
@@ -222,7 +254,12 @@ fn main() {
     let run = || -> Result<(), String> {
         gst::init().map_err(|e| e.to_string())?;
         gstrtmp::plugin_register_static().map_err(|e| e.to_string())?;
-        match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        match args
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
             ["count", side, url] => count(side, url),
             ["measure", base, seconds, runs] => measure(
                 base,
