@@ -19,7 +19,7 @@
 #      alternating ours and the anchor RUNS times, LATENCY_SECONDS (20) each.
 #
 # Each of (a) and (b) alternates ours and the anchor RUNS times in one go and reports medians of
-# CPU seconds (user+sys of the gst-launch process), wall time and peak RSS, and ours/anchor ratios.
+# CPU seconds (user+sys of the gst-launch or player process), wall time and peak RSS, and ours/anchor ratios.
 # Results: target/bench-e2e/<timestamp>/ (raw.tsv, summary.md).
 #
 # Environment (optional):
