@@ -8,23 +8,31 @@
 #        anchor: filesrc ! flvdemux ! parsers ! flvmux streamable=true ! rtmp2sink sync=false
 #  (b) play: the same file published at full speed by ffmpeg (-c copy) to an already connected player:
 #        ours:   rtmpsrc ! fakesinks          anchor: rtmp2src ! flvdemux ! fakesinks
-#      Every video and audio frame is counted; skipped when rtmpsrc is not in the plugin.
+#      Both idle-timeout=5, fakesinks sync=false async=false. The player is examples/latency.rs
+#      (`count`), which counts every video and audio frame with pad probes; skipped when rtmpsrc
+#      is not in the plugin.
 #  (c) memory: RSS of a publishing pipeline while nginx is SIGSTOPped (reads nothing) must stay
 #      within max-queue-bytes plus the pipeline's baseline (its RSS just before the stop).
+#  (d) latency: examples/latency.rs (`measure`): live test sources, x264enc tune=zerolatency and
+#      voaacenc, published and played in one process; per video frame, the time from h264parse's
+#      output on the publisher to the player's fakesink. Median and 95th percentile per side,
+#      alternating ours and the anchor RUNS times, LATENCY_SECONDS (20) each.
 #
 # Each of (a) and (b) alternates ours and the anchor RUNS times in one go and reports medians of
-# CPU seconds (user+sys of the gst-launch process), wall time and peak RSS, and ours/anchor ratios.
+# CPU seconds (user+sys of the gst-launch or player process), wall time and peak RSS, and ours/anchor ratios.
 # Results: target/bench-e2e/<timestamp>/ (raw.tsv, summary.md).
 #
 # Environment (optional):
 #   RUNS=3            runs of each side
 #   SKIP_BUILD=1      use target/release as it is
-#   PARTS="a b c"     which parts to run
+#   PARTS="a b c d"   which parts to run
+#   LATENCY_SECONDS=20  length of each (d) run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=${RUNS:-3}
-PARTS=${PARTS:-a b c}
+PARTS=${PARTS:-a b c d}
+LATENCY_SECONDS=${LATENCY_SECONDS:-20}
 
 bash scripts/install-deps.sh
 need_pkg() {
@@ -40,9 +48,10 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
     . "$HOME/.cargo/env"
 fi
 if [ -z "${SKIP_BUILD:-}" ]; then
-    cargo build --release --lib
+    cargo build --release --lib --example latency
 fi
 PLUGIN_DIR=$ROOT/target/release
+LATENCY=$PLUGIN_DIR/examples/latency
 
 OUT=$ROOT/target/bench-e2e/$(date +%Y%m%d-%H%M%S)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gst-plugin-rtmp-bench.XXXXXX")
@@ -121,6 +130,10 @@ rtmp {
     server {
         listen 127.0.0.1:$PORT;
         chunk_size 4096;
+        # Room for the whole file (4614 messages) per player. With the default (256) nginx drops
+        # frames for a player that falls behind a full-speed publisher (rtmp2src got 1744/1800
+        # video frames), and inter frames go once the queue is half full, hence twice the count.
+        out_queue 16384;
         application live {
             live on;
             # Tells players when the publisher stops, so they end with the stream.
@@ -245,21 +258,9 @@ if [[ " $PARTS " == *" a "* ]]; then
 fi
 
 # --- (b) playing ----------------------------------------------------------------------------------
-# fakesink's last-message lines (-v, silent=false) count the frames each sink got; both sides pay
-# the same for printing them.
-count() { grep -c "GstFakeSink:$1: last-message = chain" "$2" || true; }
 play_run() { # side run
-    local stream=b$2-$1 log=$WORK/play.log player
-    if [ "$1" = ours ]; then
-        player=(rtmpsrc location="$BASE_URL/$stream" name=src
-            src.video ! fakesink name=vsink sync=false silent=false
-            src.audio ! fakesink name=asink sync=false silent=false)
-    else
-        player=(rtmp2src location="$BASE_URL/$stream" ! flvdemux name=dm
-            dm.video ! fakesink name=vsink sync=false silent=false
-            dm.audio ! fakesink name=asink sync=false silent=false)
-    fi
-    (timed "$log" timeout 120 gst-launch-1.0 -v "${player[@]}" && echo "$WALL $USER $SYS $RSS" >"$WORK/play.time") &
+    local stream=b$2-$1 log=$WORK/play.log
+    (timed "$log" timeout 120 "$LATENCY" count "$1" "$BASE_URL/$stream" && echo "$WALL $USER $SYS $RSS" >"$WORK/play.time") &
     local player_pid=$!
     BG_PIDS+=("$player_pid")
     # Connected and waiting before the publisher starts.
@@ -270,8 +271,7 @@ play_run() { # side run
         return 1
     fi
     read -r WALL USER SYS RSS <"$WORK/play.time"
-    PLAYED_VIDEO=$(count vsink "$log")
-    PLAYED_AUDIO=$(count asink "$log")
+    read -r _ PLAYED_VIDEO PLAYED_AUDIO < <(grep '^frames ' "$log")
     if [ "$PLAYED_VIDEO" != "$VIDEO_FRAMES" ] || [ "$PLAYED_AUDIO" != "$AUDIO_FRAMES" ]; then
         echo "bench-e2e: WARNING: $1 player got $PLAYED_VIDEO/$VIDEO_FRAMES video and $PLAYED_AUDIO/$AUDIO_FRAMES audio frames" >&2
     fi
@@ -303,8 +303,9 @@ memory_check() { # side max_queue_bytes
     fi
     # identity holds each video frame 2 ms, so the 60 s file takes about 4 s to publish: the stop
     # comes 1 s in, with the stream flowing and most of the file still to come.
+    # -m: the log keeps the bus messages (rtmp-disconnected / rtmp-reconnected, errors).
     # shellcheck disable=SC2086
-    gst-launch-1.0 -q $FRONT "${pipeline[@]}" >"$OUT/memory-$side-$limit.log" 2>&1 &
+    gst-launch-1.0 -m $FRONT "${pipeline[@]}" >"$OUT/memory-$side-$limit.log" 2>&1 &
     local pid=$!
     BG_PIDS+=("$pid")
     sleep 1
@@ -321,6 +322,8 @@ memory_check() { # side max_queue_bytes
     local alive=yes
     kill -0 "$pid" 2>/dev/null || alive=no
     kill -CONT "$NGINX_PID"
+    # Time to reconnect (reconnect-delay 2 s) before the pipeline is stopped.
+    sleep 4
     kill -INT "$pid" 2>/dev/null || true
     sleep 0.5
     kill "$pid" 2>/dev/null || true
@@ -335,6 +338,9 @@ memory_check() { # side max_queue_bytes
     printf '  %-6s max-queue-bytes %9s: baseline %7s KiB, peak %7s KiB, growth %7s KiB (bound %s KiB + 4 MiB slack) %s\n' \
         "$side" "$limit" "$baseline" "$peak" "$growth" "$bound" "$verdict"
     printf 'memory\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t%s\n' "$side" "$limit" "$peak" "$baseline" "$growth" >>"$RAW"
+    # What the pipeline said about the stall: our element messages, or the error that ended it.
+    grep -o 'rtmp-disconnected[^;]*\|rtmp-reconnected[^;]*\|ERROR: from element .*' \
+        "$OUT/memory-$side-$limit.log" | sed 's/^/           /' || true
 }
 if [[ " $PARTS " == *" c "* ]]; then
     echo "bench-e2e: (c) memory while nginx is stopped (SIGSTOP) for 10 s"
@@ -344,10 +350,16 @@ if [[ " $PARTS " == *" c "* ]]; then
     memory_check anchor 0
 fi
 
+# --- (d) latency ----------------------------------------------------------------------------------
+if [[ " $PARTS " == *" d "* ]]; then
+    echo "bench-e2e: (d) latency, $RUNS runs of ${LATENCY_SECONDS} s each, alternating"
+    "$LATENCY" measure "$BASE_URL" "$LATENCY_SECONDS" "$RUNS" | tee "$OUT/latency.tsv"
+fi
+
 # --- summary --------------------------------------------------------------------------------------
-python3 - "$RAW" "$OUT/summary.md" "$RUNS" <<'PY'
-import csv, statistics, sys
-raw, out, runs = sys.argv[1], sys.argv[2], sys.argv[3]
+python3 - "$RAW" "$OUT/summary.md" "$RUNS" "$OUT/latency.tsv" "$VIDEO_FRAMES" "$AUDIO_FRAMES" <<'PY'
+import csv, os, statistics, sys
+raw, out, runs, latency, vf, af = sys.argv[1:7]
 rows = list(csv.DictReader(open(raw), delimiter="\t"))
 lines = []
 for part in ("publish", "play"):
@@ -359,13 +371,18 @@ for part in ("publish", "play"):
         s = [r for r in sel if r["side"] == side]
         med[side] = {k: statistics.median(float(r[k]) for r in s) for k in ("cpu_s", "wall_s", "maxrss_kb")}
     lines.append(f"### {part} (median of {runs} runs each, alternating)\n")
-    lines.append("| | CPU s (user+sys) | wall s | peak RSS MiB |")
-    lines.append("|---|---:|---:|---:|")
+    frames = part == "play"
+    lines.append("| | CPU s (user+sys) | wall s | peak RSS MiB |" + (" frames (video/audio, every run) |" if frames else ""))
+    lines.append("|---|---:|---:|---:|" + ("---|" if frames else ""))
     for side in ("ours", "anchor"):
         m = med[side]
-        lines.append(f"| {side} | {m['cpu_s']:.2f} | {m['wall_s']:.2f} | {m['maxrss_kb']/1024:.1f} |")
+        got = ""
+        if frames:
+            got = " " + ", ".join(f"{r['video_frames']}/{r['audio_frames']}" for r in sel if r["side"] == side)
+            got += f" of {vf}/{af} |"
+        lines.append(f"| {side} | {m['cpu_s']:.2f} | {m['wall_s']:.2f} | {m['maxrss_kb']/1024:.1f} |{got}")
     o, a = med["ours"], med["anchor"]
-    lines.append(f"| ours/anchor | {o['cpu_s']/a['cpu_s']:.2f}x | {o['wall_s']/a['wall_s']:.2f}x | {o['maxrss_kb']/a['maxrss_kb']:.2f}x |")
+    lines.append(f"| ours/anchor | {o['cpu_s']/a['cpu_s']:.2f}x | {o['wall_s']/a['wall_s']:.2f}x | {o['maxrss_kb']/a['maxrss_kb']:.2f}x |" + (" |" if frames else ""))
     lines.append("")
 dl = [r for r in rows if r["part"] == "delivered"]
 if dl:
@@ -382,6 +399,14 @@ if mem:
                      f"{int(r['maxrss_kb'])/1024:.1f} | {int(r['audio_frames'])/1024:.1f} |"
                      if r["side"] == "ours" else
                      f"| {r['side']} | - | {int(r['video_frames'])/1024:.1f} | {int(r['maxrss_kb'])/1024:.1f} | {int(r['audio_frames'])/1024:.1f} |")
+    lines.append("")
+if os.path.exists(latency):
+    rows = [l.rstrip("\n").split("\t") for l in open(latency) if l[0] != "#"]
+    lines.append("### latency, encoder output to player sink, video frames\n")
+    lines.append("| side | run | frames published | played | matched | median ms | p95 ms | min ms | max ms |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        lines.append(f"| {r[1]} | {r[2] if r[0] == 'run' else 'all runs'} | {r[3]} | {r[4]} | {r[5]} | {r[7]} | {r[8]} | {r[9]} | {r[10]} |")
     lines.append("")
 text = "\n".join(lines)
 open(out, "w").write(text + "\n")
