@@ -9,6 +9,7 @@ use bytes::Bytes;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 
 use super::link::{Interrupt, Link, LinkEvent, ReconnectPolicy, Tag};
@@ -265,7 +266,14 @@ impl ObjectSubclass for RtmpWriter {
     type ParentType = gst_base::BaseSink;
 }
 
-impl ObjectImpl for RtmpWriter {}
+impl ObjectImpl for RtmpWriter {
+    fn constructed(&self) {
+        self.parent_constructed();
+        // Handing a tag to the connection takes microseconds: the default 20 ms processing
+        // deadline would only add to the latency of live streams.
+        self.obj().set_processing_deadline(gst::ClockTime::ZERO);
+    }
+}
 impl GstObjectImpl for RtmpWriter {}
 
 impl ElementImpl for RtmpWriter {
