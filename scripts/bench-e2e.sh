@@ -112,24 +112,10 @@ MEDIA_BYTES=$(stat -c %s "$MEDIA")
 echo "bench-e2e: input $MEDIA: $MEDIA_BYTES bytes, $VIDEO_FRAMES video and $AUDIO_FRAMES audio frames"
 
 # --- nginx-rtmp ---------------------------------------------------------------------------------
-free_port() {
-    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'
-}
-start_nginx() {
-    PORT=$(free_port)
-    cat >"$WORK/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-daemon off;
-master_process off;
-error_log $WORK/error.log warn;
-pid $WORK/nginx.pid;
-events {
-    worker_connections 256;
-}
-rtmp {
-    server {
-        listen 127.0.0.1:$PORT;
-        chunk_size 4096;
+# shellcheck source=scripts/nginx-rtmp.sh
+. "$ROOT/scripts/nginx-rtmp.sh"
+bench_server_block() {
+    cat <<CONF
         # Room for the whole file (4614 messages) per player. With the default (256) nginx drops
         # frames for a player that falls behind a full-speed publisher (rtmp2src got 1744/1800
         # video frames), and inter frames go once the queue is half full, hence twice the count.
@@ -146,34 +132,11 @@ rtmp {
             record_path $WORK/rec;
             record_unique off;
         }
-    }
-}
 CONF
-    mkdir -p "$WORK/rec"
-    : >"$WORK/error.log"
-    nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log" 2>>"$WORK/error.log" &
-    NGINX_PID=$!
-    for _ in $(seq 100); do
-        if ! kill -0 "$NGINX_PID" 2>/dev/null; then
-            wait "$NGINX_PID" 2>/dev/null || true
-            NGINX_PID=
-            return 1
-        fi
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
 }
+mkdir -p "$WORK/rec"
 started=0
-for _ in 1 2 3; do
-    if start_nginx; then
-        started=1
-        break
-    fi
-    grep -q "Address already in use" "$WORK/error.log" || break
-done
+start_private_nginx "$WORK" warn bench_server_block && started=1
 if [ "$started" -ne 1 ]; then
     echo "bench-e2e: nginx-rtmp did not start:" >&2
     cat "$WORK/error.log" >&2

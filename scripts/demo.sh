@@ -51,63 +51,23 @@ if [ "$PUBLISHER" = rtmpsink ]; then
     fi
 fi
 
-# A free loopback port (perl-base is always installed on Debian). Another process could take it
-# before nginx binds it; the start loop below then retries with a new port.
-free_port() {
-    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'
-}
-
 mkdir -p "$WORK/rec"
-start_nginx() {
-    PORT=$(free_port)
-    cat >"$WORK/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-daemon off;
-master_process off;
-error_log $WORK/error.log info;
-pid $WORK/nginx.pid;
-events {
-    worker_connections 256;
-}
-rtmp {
-    server {
-        listen 127.0.0.1:$PORT;
-        chunk_size 4096;
+# shellcheck source=scripts/nginx-rtmp.sh
+. "$ROOT/scripts/nginx-rtmp.sh"
+demo_server_block() {
+    cat <<CONF
         application live {
             live on;
             record all;
             record_path $WORK/rec;
             record_unique off;
-            # Tells players when the publisher stops, so the player below ends with the stream.
+            # Tells players when the publisher stops, so the players below end with the stream.
             play_restart on;
         }
-    }
-}
 CONF
-    : >"$WORK/error.log"
-    nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log" 2>>"$WORK/error.log" &
-    NGINX_PID=$!
-    for _ in $(seq 100); do
-        if ! kill -0 "$NGINX_PID" 2>/dev/null; then
-            wait "$NGINX_PID" 2>/dev/null || true
-            NGINX_PID=
-            return 1
-        fi
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
 }
 started=0
-for _ in 1 2 3; do
-    if start_nginx; then
-        started=1
-        break
-    fi
-    grep -q "Address already in use" "$WORK/error.log" || break
-done
+start_private_nginx "$WORK" info demo_server_block && started=1
 if [ "$started" -ne 1 ]; then
     echo "demo: nginx-rtmp did not start:" >&2
     cat "$WORK/error.log" >&2
