@@ -28,7 +28,6 @@ const AAC_FLAGS: u8 = (SOUND_FORMAT_AAC << 4) | (3 << 2) | (1 << 1) | 1;
 // Enhanced RTMP AudioPacketType values.
 const EX_SEQUENCE_START: u8 = 0;
 const EX_CODED_FRAMES: u8 = 1;
-const EX_MOD_EX: u8 = 7;
 
 /// ISO/IEC 14496-3 Table 1.18 sampling frequencies, by samplingFrequencyIndex.
 const AAC_RATES: [u32; 13] = [
@@ -322,27 +321,8 @@ pub fn parse_audio_body(body: &Bytes) -> Result<AudioTag, FlvError> {
 
 fn parse_enhanced(body: &Bytes) -> Result<AudioTag, FlvError> {
     let truncated = FlvError::Truncated("enhanced audio tag header");
-    let mut packet_type = body.first().ok_or(truncated.clone())? & 0x0f;
-    let mut pos = 1usize;
-    // ModEx: sized modifier data, then a byte with the ModEx type (high nibble) and the real
-    // packet type (low nibble). Each round consumes at least two bytes.
-    while packet_type == EX_MOD_EX {
-        let size = match body.get(pos) {
-            Some(0xff) => {
-                let b = body.get(pos + 1..pos + 3).ok_or(truncated.clone())?;
-                pos += 3;
-                usize::from(u16::from_be_bytes([b[0], b[1]])) + 1
-            }
-            Some(&n) => {
-                pos += 1;
-                usize::from(n) + 1
-            }
-            None => return Err(truncated),
-        };
-        pos += size;
-        packet_type = body.get(pos).ok_or(truncated.clone())? & 0x0f;
-        pos += 1;
-    }
+    let packet_type = body.first().ok_or(truncated.clone())? & 0x0f;
+    let (packet_type, pos) = super::skip_mod_ex(body, packet_type, 1, &truncated)?;
     // Multitrack (5) puts a multitrack-type byte before the FourCC.
     if packet_type == 5 {
         let &mt = body.get(pos).ok_or(truncated)?;

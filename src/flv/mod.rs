@@ -46,6 +46,39 @@ pub use video::{
     video_frame_header,
 };
 
+/// Enhanced RTMP's ModEx packet type (audio and video alike).
+const EX_MOD_EX: u8 = 7;
+
+/// Skips Enhanced RTMP ModEx prefixes: while the packet type is ModEx, sized modifier data
+/// follows (UI8 size-1, or 0xFF then UI16 size-1), then a byte whose low nibble is the next
+/// packet type. Returns the real packet type and the position after it. Each round consumes at
+/// least two bytes, so the loop ends with the body.
+fn skip_mod_ex(
+    body: &[u8],
+    mut packet_type: u8,
+    mut pos: usize,
+    truncated: &FlvError,
+) -> Result<(u8, usize), FlvError> {
+    while packet_type == EX_MOD_EX {
+        let size = match body.get(pos) {
+            Some(0xff) => {
+                let b = body.get(pos + 1..pos + 3).ok_or(truncated.clone())?;
+                pos += 3;
+                usize::from(u16::from_be_bytes([b[0], b[1]])) + 1
+            }
+            Some(&n) => {
+                pos += 1;
+                usize::from(n) + 1
+            }
+            None => return Err(truncated.clone()),
+        };
+        pos += size;
+        packet_type = body.get(pos).ok_or(truncated.clone())? & 0x0f;
+        pos += 1;
+    }
+    Ok((packet_type, pos))
+}
+
 /// Errors from mapping FLV bodies and GStreamer caps.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum FlvError {

@@ -33,7 +33,6 @@ const EX_SEQUENCE_END: u8 = 2;
 const EX_CODED_FRAMES_X: u8 = 3;
 const EX_METADATA: u8 = 4;
 const EX_MULTITRACK: u8 = 6;
-const EX_MOD_EX: u8 = 7;
 
 /// Composition time limits of an SI24.
 const CTS_MIN: i32 = -0x80_0000;
@@ -348,29 +347,8 @@ fn parse_enhanced(body: &Bytes) -> Result<VideoTag, FlvError> {
         .copied()
         .ok_or(FlvError::Truncated("video tag body"))?;
     let frame_type = (first >> 4) & 0x07;
-    let mut packet_type = first & 0x0f;
-    let mut pos = 1usize;
-
-    // ModEx packets prefix modifier data and then name the real packet type; skip the data.
-    // Each round consumes at least two bytes, so the loop ends with the body.
-    while packet_type == EX_MOD_EX {
-        let size = match body.get(pos) {
-            Some(0xff) => {
-                let b = body.get(pos + 1..pos + 3).ok_or(truncated.clone())?;
-                pos += 3;
-                usize::from(u16::from_be_bytes([b[0], b[1]])) + 1
-            }
-            Some(&n) => {
-                pos += 1;
-                usize::from(n) + 1
-            }
-            None => return Err(truncated),
-        };
-        pos += size;
-        let &next = body.get(pos).ok_or(truncated.clone())?;
-        packet_type = next & 0x0f;
-        pos += 1;
-    }
+    let packet_type = first & 0x0f;
+    let (packet_type, mut pos) = super::skip_mod_ex(body, packet_type, 1, &truncated)?;
 
     if frame_type == FRAME_TYPE_COMMAND && packet_type != EX_METADATA {
         return Ok(VideoTag::Command);
