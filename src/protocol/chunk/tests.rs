@@ -1,5 +1,6 @@
 use super::testdata::{FFMPEG_CLIENT_STREAM, NGINX_SERVER_STREAM, hex};
 use super::*;
+use bytes::{Bytes, BytesMut};
 
 /// A message whose payload is a pattern that depends on its length (so shifted bytes show up).
 fn msg(type_id: u8, timestamp: u32, stream_id: u32, len: usize) -> RawMessage {
