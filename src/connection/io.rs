@@ -13,6 +13,7 @@ use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use super::read_buffer::ReadBuffer;
 use super::transport::{TlsFailure, Transport};
 use super::{CAT, ConnectOptions, ConnectionError, Inner, Outgoing, Phase, Shared};
 use crate::protocol::session::{
@@ -21,8 +22,6 @@ use crate::protocol::session::{
 
 pub(super) const WAKER: Token = Token(0);
 const SOCKET: Token = Token(1);
-/// How much we read per system call.
-const READ_SIZE: usize = 64 * 1024;
 /// Bytes handed to the kernel per vectored write at most (and the most slices per call).
 const MAX_IOV: usize = 64;
 /// The session's unsent output is kept below this; beyond it, media stays in the bounded queue.
@@ -47,6 +46,7 @@ pub(super) fn run(poll: Poll, shared: Arc<Shared>, options: ConnectOptions) {
         readable: false,
         writable: false,
         last_write_progress: Instant::now(),
+        read_buffer: ReadBuffer::default(),
     };
     let result = io.run();
     let mut inner = io.shared.lock();
@@ -72,6 +72,7 @@ struct Io {
     writable: bool,
     /// When the socket last took bytes (or had nothing to take).
     last_write_progress: Instant,
+    read_buffer: ReadBuffer,
 }
 
 impl Io {
@@ -414,15 +415,9 @@ impl Io {
         stream: &mut Transport,
         session: &mut ClientSession,
     ) -> Result<(), ConnectionError> {
-        let buffer = session.recv_buffer();
-        let len = buffer.len();
-        buffer.resize(len + READ_SIZE, 0);
-        let result = stream.read(&mut buffer[len..]);
-        let got = match result {
-            Ok(n) => n,
-            Err(_) => 0,
-        };
-        buffer.truncate(len + got);
+        let result = self
+            .read_buffer
+            .read_with(|buf| stream.read(buf), session.recv_buffer());
         match result {
             Ok(0) => return Err(closed_error(session.state())),
             Ok(_) => {}

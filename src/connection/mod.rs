@@ -8,6 +8,7 @@
 //! flushes or shuts the connection down, so state changes never hang on the network.
 
 mod io;
+mod read_buffer;
 mod transport;
 
 pub use transport::{TlsOptions, TlsValidation};

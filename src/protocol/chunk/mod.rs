@@ -20,7 +20,7 @@ use bytes::Bytes;
 mod reader;
 mod writer;
 
-pub use reader::ChunkReader;
+pub use reader::{AHEAD_ALLOWANCE, ChunkReader};
 pub use writer::ChunkWriter;
 
 /// The chunk size both sides start with.

@@ -7,7 +7,19 @@ use super::{
     MAX_MESSAGE_LENGTH, RawMessage,
 };
 
+/// Bytes a reader may allocate for messages beyond what has arrived, across all chunk streams.
+///
+/// A message that spans chunks is copied into one buffer; allocating it at its declared length
+/// up front avoids growing it (and copying it again) as its chunks arrive. Without a bound, a
+/// peer could make us allocate 64 streams x 16 MiB by sending headers alone, so only this much
+/// is allocated ahead of the data: a keyframe of a few hundred KB is allocated once, and a
+/// longer message beyond the allowance grows as its bytes arrive.
+pub const AHEAD_ALLOWANCE: usize = 2 * 1024 * 1024;
+
 /// Reassembles messages from chunks.
+///
+/// A chunk's payload is taken as it arrives, so `input` never has to hold more than a chunk
+/// header: the caller can read into buffers of any size whatever the chunk size.
 pub struct ChunkReader {
     chunk_size: u32,
     max_message: u32,
@@ -15,6 +27,11 @@ pub struct ChunkReader {
     /// could keep 64 messages of the maximum size half-sent.
     max_buffered: usize,
     streams: Vec<InStream>,
+    /// The chunk whose payload is still arriving: its stream's slot and the bytes still to come.
+    /// Chunks of different streams never interleave inside a chunk, so there is at most one.
+    current: Option<(usize, usize)>,
+    /// Bytes received of all partly received messages.
+    buffered: usize,
 }
 
 /// The fields the last message header on a chunk stream established.
@@ -93,6 +110,8 @@ impl ChunkReader {
             max_message: MAX_MESSAGE_LENGTH,
             max_buffered: 2 * MAX_MESSAGE_LENGTH as usize,
             streams: Vec::new(),
+            current: None,
+            buffered: 0,
         }
     }
 
@@ -118,19 +137,43 @@ impl ChunkReader {
 
     /// Drops the partly received message on `csid` (Abort message).
     pub fn abort(&mut self, csid: u32) {
-        if let Some(s) = self.streams.iter_mut().find(|s| s.csid == csid) {
-            s.partial = None;
+        if let Some(slot) = self.streams.iter().position(|s| s.csid == csid) {
+            self.drop_partial(slot);
         }
     }
 
-    /// Consumes as many bytes of `input` as form whole chunks and returns the next complete
-    /// message, if any. Call again until it returns `Ok(None)`; incomplete chunks stay in `input`.
-    /// Payloads are taken from `input` without copying when a message fits in one chunk.
+    fn drop_partial(&mut self, slot: usize) {
+        if let Some(partial) = self.streams.get_mut(slot).and_then(|s| s.partial.take()) {
+            self.buffered -= partial.len();
+        }
+    }
+
+    /// Consumes `input` up to the next complete message and returns it, if any. Call again until
+    /// it returns `Ok(None)`: then everything has been taken except an incomplete chunk header.
+    ///
+    /// A message that arrives whole in one chunk is a slice of `input` (no copy); one that spans
+    /// chunks, or whose chunk arrives in pieces, is copied once into a buffer of its own.
     ///
     /// A type 0, 1 or 2 header on a chunk stream with a partly received message starts a new
     /// message and drops the old one.
     pub fn read(&mut self, input: &mut BytesMut) -> Result<Option<RawMessage>, ChunkError> {
         loop {
+            if let Some((slot, left)) = self.current {
+                if input.is_empty() {
+                    return Ok(None);
+                }
+                let n = left.min(input.len());
+                let complete = self.append(slot, input, n);
+                if n < left {
+                    self.current = Some((slot, left - n));
+                    return Ok(None);
+                }
+                self.current = None;
+                if complete.is_some() {
+                    return Ok(complete);
+                }
+                continue;
+            }
             let Some(plan) = self.plan(input)? else {
                 return Ok(None);
             };
@@ -148,44 +191,73 @@ impl ChunkReader {
                 // plan() only admits a new chunk stream with a type-0 header.
                 (None, None) => return Err(ChunkError::NoPreviousHeader(plan.csid)),
             };
-            // What the other chunk streams hold half-received (a new message drops this one's).
-            let buffered: usize = self
-                .streams
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| plan.new.is_none() || *i != slot)
-                .filter_map(|(_, s)| s.partial.as_ref().map(BytesMut::len))
-                .sum();
-            let Some(stream) = self.streams.get_mut(slot) else {
-                return Err(ChunkError::NoPreviousHeader(plan.csid));
-            };
-            if let Some(header) = plan.new {
-                stream.header = header;
-                stream.partial = None;
-                if plan.payload_len == header.length as usize {
-                    let payload = input.split_to(plan.payload_len).freeze();
-                    return Ok(Some(message(&header, payload)));
-                }
-                // Capped by what has arrived, not by what the header claims.
-                let capacity = (header.length as usize).min(input.len());
-                stream.partial = Some(BytesMut::with_capacity(capacity));
+            if plan.new.is_some() {
+                self.drop_partial(slot);
             }
-            if buffered + plan.payload_len > self.max_buffered {
+            // Checked for the whole chunk here, so that where an error is found does not
+            // depend on how the input was split.
+            if self.buffered + plan.payload_len > self.max_buffered {
                 return Err(ChunkError::TooMuchBuffered(self.max_buffered));
             }
-            let Some(partial) = stream.partial.as_mut() else {
-                return Err(ChunkError::NoPreviousHeader(plan.csid));
-            };
-            partial.extend_from_slice(&input[..plan.payload_len]);
-            input.advance(plan.payload_len);
-            if partial.len() == stream.header.length as usize {
-                let payload = stream.partial.take().unwrap_or_default().freeze();
-                return Ok(Some(message(&stream.header, payload)));
+            if let Some(header) = plan.new {
+                let length = header.length as usize;
+                if plan.payload_len == length && input.len() >= length {
+                    if let Some(stream) = self.streams.get_mut(slot) {
+                        stream.header = header;
+                    }
+                    let payload = input.split_to(length).freeze();
+                    return Ok(Some(message(&header, payload)));
+                }
+                let capacity = self.first_allocation(length, plan.payload_len.min(input.len()));
+                if let Some(stream) = self.streams.get_mut(slot) {
+                    stream.header = header;
+                    stream.partial = Some(BytesMut::with_capacity(capacity));
+                }
             }
+            self.current = Some((slot, plan.payload_len));
         }
     }
 
-    /// Parses the chunk at the front of `input`; `Ok(None)` if it is not complete yet.
+    /// How much to allocate for a message of `length` bytes whose first chunk brings `available`
+    /// bytes now: all of it while the allowance for data yet to come lasts, else what is there.
+    fn first_allocation(&self, length: usize, available: usize) -> usize {
+        let ahead: usize = self
+            .streams
+            .iter()
+            .filter_map(|s| s.partial.as_ref())
+            .map(|p| p.capacity() - p.len())
+            .sum();
+        let allowance = AHEAD_ALLOWANCE.saturating_sub(ahead);
+        length.min(available.saturating_add(allowance))
+    }
+
+    /// Moves `n` bytes of payload from `input` to the message on `slot`; returns the message
+    /// when they complete it.
+    fn append(&mut self, slot: usize, input: &mut BytesMut, n: usize) -> Option<RawMessage> {
+        let n = n.min(input.len());
+        let stream = self.streams.get_mut(slot);
+        let Some((header, partial)) = stream.and_then(|s| Some((&s.header, s.partial.as_mut()?)))
+        else {
+            // The message was aborted inside this chunk: the rest of the chunk is dropped.
+            input.advance(n);
+            return None;
+        };
+        partial.extend_from_slice(input.get(..n).unwrap_or_default());
+        input.advance(n);
+        self.buffered += n;
+        if partial.len() < header.length as usize {
+            return None;
+        }
+        let payload = std::mem::take(partial).freeze();
+        self.buffered -= payload.len();
+        let message = message(header, payload);
+        if let Some(s) = self.streams.get_mut(slot) {
+            s.partial = None;
+        }
+        Some(message)
+    }
+
+    /// Parses the chunk header at the front of `input`; `Ok(None)` if it is not complete yet.
     fn plan(&self, input: &[u8]) -> Result<Option<Plan>, ChunkError> {
         let mut c = Cursor { buf: input, pos: 0 };
         let [b0] = need!(c.take());
@@ -303,9 +375,6 @@ impl ChunkReader {
             (None, _) => return Err(ChunkError::NoPreviousHeader(csid)),
         };
         let payload_len = remaining.min(self.chunk_size as usize);
-        if c.rest().len() < payload_len {
-            return Ok(None);
-        }
         Ok(Some(Plan {
             csid,
             slot,
@@ -322,5 +391,100 @@ fn message(header: &InHeader, payload: Bytes) -> RawMessage {
         timestamp: header.timestamp,
         stream_id: header.stream_id,
         payload,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ChunkWriter;
+    use super::*;
+
+    fn first_chunks(chunk_size: u32, lengths: &[(u32, usize)]) -> BytesMut {
+        let mut w = ChunkWriter::new();
+        w.set_chunk_size(chunk_size);
+        let mut wire = BytesMut::new();
+        for &(csid, len) in lengths {
+            let mut out = BytesMut::new();
+            let msg = RawMessage {
+                type_id: 9,
+                timestamp: 0,
+                stream_id: 1,
+                payload: Bytes::from(vec![7u8; len]),
+            };
+            w.write(csid, &msg, &mut out);
+            wire.extend_from_slice(&out[..12 + chunk_size as usize]);
+        }
+        wire
+    }
+
+    fn allocated(r: &ChunkReader) -> usize {
+        r.streams
+            .iter()
+            .filter_map(|s| s.partial.as_ref())
+            .map(BytesMut::capacity)
+            .sum()
+    }
+
+    #[test]
+    fn a_multi_chunk_message_is_allocated_once_at_its_length() {
+        let mut r = ChunkReader::new();
+        r.set_chunk_size(4096).unwrap();
+        let mut wire = first_chunks(4096, &[(6, 300_000)]);
+        assert_eq!(r.read(&mut wire), Ok(None));
+        assert!(wire.is_empty());
+        let partial = r.streams[0].partial.as_ref().unwrap();
+        assert_eq!((partial.len(), partial.capacity()), (4096, 300_000));
+    }
+
+    #[test]
+    fn headers_alone_allocate_at_most_the_allowance() {
+        // 60 streams each announcing 16 MiB - 1 and sending one 128-byte chunk.
+        let mut r = ChunkReader::new();
+        let streams: Vec<(u32, usize)> = (3..63).map(|c| (c, 0xFF_FFFF)).collect();
+        let mut wire = first_chunks(128, &streams);
+        let received = wire.len();
+        assert_eq!(r.read(&mut wire), Ok(None));
+        assert!(wire.is_empty());
+        let held = allocated(&r);
+        assert!(
+            held <= AHEAD_ALLOWANCE + received,
+            "{held} bytes allocated after receiving {received}"
+        );
+        // The allowance went to the first messages; the later ones hold what arrived.
+        let capacities: Vec<usize> = r
+            .streams
+            .iter()
+            .map(|s| s.partial.as_ref().unwrap().capacity())
+            .collect();
+        assert_eq!(capacities[0], AHEAD_ALLOWANCE + 128);
+        assert!(capacities[1..].iter().all(|&c| c == 128), "{capacities:?}");
+    }
+
+    #[test]
+    fn a_chunk_arriving_in_pieces_is_taken_as_it_comes() {
+        let mut r = ChunkReader::new();
+        r.set_chunk_size(65536).unwrap();
+        let mut w = ChunkWriter::new();
+        w.set_chunk_size(65536);
+        let payload = Bytes::from((0..40_000u32).map(|i| i as u8).collect::<Vec<_>>());
+        let msg = RawMessage {
+            type_id: 9,
+            timestamp: 5,
+            stream_id: 1,
+            payload: payload.clone(),
+        };
+        let mut wire = BytesMut::new();
+        w.write(4, &msg, &mut wire);
+        let mut input = BytesMut::new();
+        let mut got = None;
+        for piece in wire.chunks(1000) {
+            input.extend_from_slice(piece);
+            if let Some(m) = r.read(&mut input).unwrap() {
+                got = Some(m);
+            }
+            assert!(input.is_empty(), "the reader left {} bytes", input.len());
+        }
+        assert_eq!(got.unwrap().payload, payload);
+        assert_eq!(r.buffered, 0);
     }
 }

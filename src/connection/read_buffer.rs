@@ -1,0 +1,122 @@
+//! Where the I/O thread reads socket bytes: large allocations filled front to back, so what the
+//! session hands out as slices (whole messages, without a copy) shares them.
+//!
+//! Reading needs initialised memory (`Read::read` takes `&mut [u8]`), so each allocation is
+//! zeroed once, when it is made, rather than the whole read size before every read. Bytes read
+//! are split off the front of the zeroed part and joined to the session's receive buffer,
+//! which they directly follow in memory, so joining them copies nothing.
+//!
+//! Slices handed out keep their allocation alive. Since every allocation is filled before the
+//! next is made, what they keep is at most the bytes received since the oldest one still held
+//! arrived, plus one allocation.
+
+use bytes::BytesMut;
+
+/// Size of each allocation.
+const ALLOCATION: usize = 128 * 1024;
+/// A new allocation is made when less than this is left to read into.
+const MIN_READ: usize = 16 * 1024;
+
+#[derive(Default)]
+pub(super) struct ReadBuffer {
+    /// Zeroed, not yet read into: the rest of the current allocation.
+    spare: BytesMut,
+}
+
+impl ReadBuffer {
+    /// One call of `read` (a `Read::read` of the socket), appended to `received`. Returns what
+    /// `read` returned.
+    pub(super) fn read_with(
+        &mut self,
+        read: impl FnOnce(&mut [u8]) -> std::io::Result<usize>,
+        received: &mut BytesMut,
+    ) -> std::io::Result<usize> {
+        if self.spare.len() < MIN_READ {
+            self.start_allocation(received);
+        }
+        let n = read(&mut self.spare)?;
+        // `read` never claims more than the slice it was given; min() keeps split_to in bounds.
+        let got = self.spare.split_to(n.min(self.spare.len()));
+        received.unsplit(got);
+        Ok(n)
+    }
+
+    /// Starts a new allocation and moves the unprocessed bytes (usually a partial chunk header)
+    /// to its front, so that new reads follow them in memory.
+    fn start_allocation(&mut self, received: &mut BytesMut) {
+        let mut fresh = BytesMut::zeroed(ALLOCATION.max(received.len() + MIN_READ));
+        let mut moved = fresh.split_to(received.len());
+        moved.copy_from_slice(received);
+        *received = moved;
+        self.spare = fresh;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    /// Reads `data` in pieces of at most `piece` bytes.
+    struct Pieces<'a> {
+        data: &'a [u8],
+        piece: usize,
+    }
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.piece.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reads_join_the_received_bytes_without_copies() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut source = Pieces {
+            data: &data,
+            piece: 3000,
+        };
+        let mut buffer = ReadBuffer::default();
+        let mut received = BytesMut::new();
+        let mut taken = Vec::new();
+        loop {
+            let before = received.as_ptr() as usize + received.len();
+            let n = buffer.read_with(|b| source.read(b), &mut received).unwrap();
+            if n == 0 {
+                break;
+            }
+            // Within one allocation, each read lands right after the previous bytes.
+            if buffer.spare.len() + n < ALLOCATION - MIN_READ {
+                assert_eq!(received.as_ptr() as usize + received.len() - n, before);
+            }
+            // What a consumer does: take all but a few bytes (a partial header) as a slice.
+            let keep = received.len().min(7);
+            taken.extend_from_slice(&received.split_to(received.len() - keep).freeze());
+        }
+        taken.extend_from_slice(&received);
+        assert_eq!(taken, data);
+    }
+
+    #[test]
+    fn unprocessed_bytes_move_to_a_new_allocation() {
+        let data = vec![9u8; 3 * ALLOCATION];
+        let mut source = Pieces {
+            data: &data,
+            piece: usize::MAX,
+        };
+        let mut buffer = ReadBuffer::default();
+        let mut received = BytesMut::new();
+        // Nothing consumed: the received bytes grow past one allocation and stay whole.
+        let mut total = 0;
+        for _ in 0..40 {
+            total += buffer.read_with(|b| source.read(b), &mut received).unwrap();
+        }
+        assert_eq!(total, data.len());
+        assert_eq!(received.len(), data.len());
+        assert!(received.iter().all(|&b| b == 9));
+    }
+}
