@@ -19,9 +19,8 @@ use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use crate::location::{Scheme, Settings};
+use crate::protocol::chunk::Payload;
 use crate::protocol::session::{
     ClientConfig, SessionError, SessionEvent, SessionMode, SessionStats, StopCommands,
 };
@@ -216,21 +215,22 @@ pub fn stats_structure(session: &SessionStats) -> gst::structure::Builder {
         .field("out-bytes-acked", session.out_bytes_acked)
 }
 
-/// What an element asks the I/O thread to send while publishing.
+/// What an element asks the I/O thread to send while publishing. Payloads may be in several
+/// parts (e.g. the encoder's memory as is): they reach the socket without being copied.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
     Audio {
         timestamp: u32,
-        payload: Bytes,
+        payload: Payload,
     },
     Video {
         timestamp: u32,
-        payload: Bytes,
+        payload: Payload,
     },
     /// An AMF0 data message body, e.g. `@setDataFrame onMetaData {...}`.
     Data {
         timestamp: u32,
-        payload: Bytes,
+        payload: Payload,
     },
     ChunkSize(u32),
 }

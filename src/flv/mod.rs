@@ -40,7 +40,7 @@ pub use audio::{
     SOUND_FORMAT_MP3, SOUND_FORMAT_MP3_8K, aac_caps, mp3_caps, parse_audio_body,
 };
 pub use metadata::StreamMetadata;
-pub use tag::{FlvTag, FlvTagReader, TagType};
+pub use tag::{FlvTag, FlvTagParts, FlvTagReader, TagType};
 pub use video::{
     AvcDecoderConfig, CODEC_ID_AVC, VideoConfig, VideoTag, parse_video_body, video_caps,
     video_frame_header,

@@ -64,7 +64,10 @@ proptest! {
         let stream = stream.freeze();
 
         let mut reader = FlvTagReader::new();
+        // The same stream through the zero-copy path must give the same bodies.
+        let mut parts_reader = FlvTagReader::new();
         let mut read = Vec::new();
+        let mut read_parts = Vec::new();
         let mut offset = 0;
         for &piece in pieces.iter().cycle() {
             if offset >= stream.len() {
@@ -72,9 +75,13 @@ proptest! {
             }
             let end = stream.len().min(offset + piece);
             reader.push(stream.slice(offset..end));
+            parts_reader.push(stream.slice(offset..end));
             offset = end;
             while let Some(tag) = reader.next_tag().unwrap() {
                 read.push(tag);
+            }
+            while let Some(tag) = parts_reader.next_tag_parts().unwrap() {
+                read_parts.push(tag);
             }
         }
         prop_assert_eq!(reader.buffered(), 0);
@@ -86,6 +93,14 @@ proptest! {
                 (want.tag_type, want.timestamp, want.body.len())
             );
             prop_assert!(got.body == want.body);
+        }
+        prop_assert_eq!(parts_reader.buffered(), 0);
+        prop_assert_eq!(read_parts.len(), tags.len());
+        for (got, want) in read_parts.iter().zip(&tags) {
+            prop_assert_eq!((got.tag_type, got.timestamp), (want.tag_type, want.timestamp));
+            prop_assert!(got.body.to_bytes() == want.body);
+            // Pieces of any size: never more parts than the copy threshold allows.
+            prop_assert!(got.body.parts().len() <= 2 + want.body.len() / 1024);
         }
     }
 }

@@ -5,13 +5,15 @@
 //! 24..31), UI24 stream id = 0`), the data, and a UI32 PreviousTagSize (11 + data size).
 //!
 //! [`write_tag`] produces tags; [`FlvTagReader`] parses a stream as flvmux produces it, fed in
-//! arbitrary pieces, so that `flvmux ! rtmpsink` can take tag bodies apart again.
+//! arbitrary pieces, so that `flvmux ! rtmpsink` can take tag bodies apart again. Fed one
+//! piece per GStreamer memory, it hands out bodies as [`Payload`]s that share those memories.
 
 use std::collections::VecDeque;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::FlvError;
+use crate::protocol::chunk::Payload;
 
 /// FLV header for a stream with audio and video, followed by PreviousTagSize0.
 pub const FLV_HEADER: [u8; 13] = flv_header(true, true);
@@ -27,6 +29,9 @@ pub const MAX_DATA_SIZE: usize = 0xff_ffff;
 /// Default limit on one tag's data in [`FlvTagReader`]. Far above any real audio or video
 /// frame of a live stream, and it bounds what the reader buffers.
 pub const DEFAULT_MAX_TAG_SIZE: usize = 8 * 1024 * 1024;
+/// A body from more pieces than two plus one per this many bytes is copied into one: each
+/// part costs a slice (and an iovec) of its own, which tiny pieces would not be worth.
+const BYTES_PER_EXTRA_PART: usize = 1024;
 
 /// FLV header (with PreviousTagSize0) announcing audio and/or video.
 pub const fn flv_header(audio: bool, video: bool) -> [u8; 13] {
@@ -104,12 +109,22 @@ pub struct FlvTag {
     pub body: Bytes,
 }
 
+/// One tag from an FLV stream, its body in the pieces it was pushed in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlvTagParts {
+    pub tag_type: TagType,
+    /// Milliseconds, all 32 bits (extension byte included).
+    pub timestamp: u32,
+    pub body: Payload,
+}
+
 /// Incremental FLV stream parser.
 ///
 /// Feed it with [`push`](Self::push) in pieces of any size and take tags out with
 /// [`next_tag`](Self::next_tag). A file header (and its PreviousTagSize0) is optional and
 /// skipped wherever it appears between tags (flvmux re-sends headers when caps change).
-/// A tag that lies within one pushed chunk is returned as a sub-slice of it, without copying.
+/// A tag that lies within one pushed chunk is returned as a sub-slice of it, without copying;
+/// [`next_tag_parts`](Self::next_tag_parts) returns one that spans several as sub-slices of each.
 ///
 /// PreviousTagSize values are skipped unchecked: they only help seeking backwards. Garbage
 /// where a tag type should be is an error, after which the reader stays failed: the stream is
@@ -163,19 +178,47 @@ impl FlvTagReader {
         self.header_flags
     }
 
-    /// The next complete tag, `Ok(None)` if more data is needed.
+    /// The next complete tag, `Ok(None)` if more data is needed. A body that spans pushed
+    /// pieces is copied into one `Bytes`.
     pub fn next_tag(&mut self) -> Result<Option<FlvTag>, FlvError> {
+        let tag = self.next_tag_with(Self::take)?;
+        Ok(tag.map(|(tag_type, timestamp, body)| FlvTag {
+            tag_type,
+            timestamp,
+            body,
+        }))
+    }
+
+    /// The next complete tag, its body made of sub-slices of the pushed pieces it spans (no
+    /// copy), unless they are many and small. `Ok(None)` if more data is needed.
+    pub fn next_tag_parts(&mut self) -> Result<Option<FlvTagParts>, FlvError> {
+        let tag = self.next_tag_with(Self::take_parts)?;
+        Ok(tag.map(|(tag_type, timestamp, body)| FlvTagParts {
+            tag_type,
+            timestamp,
+            body,
+        }))
+    }
+
+    /// The next tag's type, timestamp and body, the body taken out by `take_body`.
+    fn next_tag_with<B>(
+        &mut self,
+        take_body: fn(&mut Self, usize) -> B,
+    ) -> Result<Option<(TagType, u32, B)>, FlvError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        let result = self.next_tag_inner();
+        let result = self.next_tag_inner(take_body);
         if let Err(err) = &result {
             self.failed = Some(err.clone());
         }
         result
     }
 
-    fn next_tag_inner(&mut self) -> Result<Option<FlvTag>, FlvError> {
+    fn next_tag_inner<B>(
+        &mut self,
+        take_body: fn(&mut Self, usize) -> B,
+    ) -> Result<Option<(TagType, u32, B)>, FlvError> {
         loop {
             let mut first = [0u8; 1];
             if !self.peek(&mut first) {
@@ -207,13 +250,9 @@ impl FlvTagReader {
                 return Ok(None);
             }
             self.skip(TAG_HEADER_LEN);
-            let body = self.take(size);
+            let body = take_body(self, size);
             self.skip(PREVIOUS_TAG_SIZE_LEN);
-            return Ok(Some(FlvTag {
-                tag_type,
-                timestamp,
-                body,
-            }));
+            return Ok(Some((tag_type, timestamp, body)));
         }
     }
 
@@ -281,6 +320,40 @@ impl FlvTagReader {
             self.buffered -= front.len();
             self.chunks.pop_front();
         }
+    }
+
+    /// Removes and returns `n` buffered bytes as slices of the chunks that hold them, or as
+    /// one copy when those are many small chunks (callers check `buffered` first).
+    fn take_parts(&mut self, n: usize) -> Payload {
+        let mut pieces = 0;
+        let mut covered = 0;
+        for chunk in &self.chunks {
+            if covered >= n {
+                break;
+            }
+            covered += chunk.len();
+            pieces += 1;
+        }
+        if pieces > 2 + n / BYTES_PER_EXTRA_PART {
+            return self.take(n).into();
+        }
+        let mut out = Payload::new();
+        let mut want = n;
+        while want > 0 {
+            let Some(mut front) = self.chunks.pop_front() else {
+                break;
+            };
+            if front.len() > want {
+                out.push(front.split_to(want));
+                self.chunks.push_front(front);
+                want = 0;
+            } else {
+                want -= front.len();
+                out.push(front);
+            }
+        }
+        self.buffered -= n - want;
+        out
     }
 
     /// Removes and returns `n` buffered bytes: a slice of the front chunk when it holds them

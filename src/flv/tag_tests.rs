@@ -227,3 +227,86 @@ fn truncated_stream_waits_for_more() {
         assert_eq!(reader.next_tag(), Ok(None), "cut {cut}");
     }
 }
+
+/// A muxer's tag as it arrives in memories: tag header + FLV video header, frame, trailer.
+fn tag_in_three_pieces(frame: &[u8]) -> [Bytes; 3] {
+    let prefix = [0x27, 0x01, 0, 0, 0];
+    let size = (prefix.len() + frame.len()) as u32;
+    let mut head = tag_header(TagType::Video, size, 0x0102_0304).to_vec();
+    head.extend_from_slice(&prefix);
+    let trailer = (TAG_HEADER_LEN as u32 + size).to_be_bytes();
+    [
+        Bytes::from(head),
+        Bytes::copy_from_slice(frame),
+        Bytes::copy_from_slice(&trailer),
+    ]
+}
+
+#[test]
+fn a_tag_spanning_pieces_yields_its_body_as_slices_of_them() {
+    let frame: Vec<u8> = (0..3000u32).map(|i| (i * 13) as u8).collect();
+    let mut reader = FlvTagReader::new();
+    reader.push(Bytes::from_static(&FLV_HEADER));
+    // Twice: the second tag starts inside the piece after the first one's trailer.
+    let mut pieces = Vec::new();
+    for _ in 0..2 {
+        let tag = tag_in_three_pieces(&frame);
+        tag.iter().for_each(|p| reader.push(p.clone()));
+        pieces.push(tag);
+    }
+    for [head, frame_piece, _] in &pieces {
+        let tag = reader.next_tag_parts().unwrap().expect("a whole tag");
+        assert_eq!((tag.tag_type, tag.timestamp), (TagType::Video, 0x0102_0304));
+        let parts = tag.body.parts();
+        assert_eq!(parts.len(), 2);
+        // The FLV video header, still in the tag header's piece, then the frame as pushed.
+        assert_eq!(parts[0].as_ptr(), head[TAG_HEADER_LEN..].as_ptr());
+        assert_eq!(&parts[0][..], &[0x27, 0x01, 0, 0, 0]);
+        assert_eq!(parts[1].as_ptr(), frame_piece.as_ptr());
+        assert_eq!(parts[1].len(), frame.len());
+        assert_eq!(tag.body.len(), 5 + frame.len());
+    }
+    assert_eq!(reader.next_tag_parts().unwrap(), None);
+    assert_eq!(reader.buffered(), 0);
+}
+
+#[test]
+fn a_body_split_inside_a_piece_takes_a_slice_of_it() {
+    // Tag and the next tag's start in one piece, the rest of its body in the next.
+    let mut stream = BytesMut::new();
+    write_tag(&mut stream, TagType::Audio, 7, &[0xAF, 0x01, 1, 2, 3, 4]).unwrap();
+    write_tag(&mut stream, TagType::Audio, 8, &[0xAF, 0x01, 5, 6, 7, 8]).unwrap();
+    let stream = stream.freeze();
+    let cut = stream.len() - 4 - 3;
+    let (a, b) = (stream.slice(..cut), stream.slice(cut..));
+    let mut reader = FlvTagReader::new();
+    reader.push(a.clone());
+    reader.push(b.clone());
+    let first = reader.next_tag_parts().unwrap().unwrap();
+    assert_eq!(first.body.parts().len(), 1);
+    assert_eq!(first.body.parts()[0].as_ptr(), a[TAG_HEADER_LEN..].as_ptr());
+    let second = reader.next_tag_parts().unwrap().unwrap();
+    let parts = second.body.parts();
+    assert_eq!(parts.iter().map(Bytes::len).collect::<Vec<_>>(), [3, 3]);
+    assert_eq!(parts[0].as_ptr(), a[cut - 3..].as_ptr());
+    assert_eq!(parts[1].as_ptr(), b.as_ptr());
+    assert_eq!(
+        second.body.to_bytes(),
+        Bytes::from_static(&[0xAF, 1, 5, 6, 7, 8])
+    );
+}
+
+#[test]
+fn many_small_pieces_are_copied_into_one() {
+    // One byte per piece: slices would cost far more than the bytes, so the body is copied.
+    let mut stream = BytesMut::new();
+    write_tag(&mut stream, TagType::Audio, 0, &[0xAF, 0x01, 9, 9, 9]).unwrap();
+    let mut reader = FlvTagReader::new();
+    for i in 0..stream.len() {
+        reader.push(Bytes::copy_from_slice(&stream[i..=i]));
+    }
+    let tag = reader.next_tag_parts().unwrap().unwrap();
+    assert_eq!(tag.body.parts().len(), 1);
+    assert_eq!(tag.body.to_bytes(), Bytes::from_static(&[0xAF, 1, 9, 9, 9]));
+    assert_eq!(reader.buffered(), 0);
+}

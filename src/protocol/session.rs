@@ -15,7 +15,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::amf0::Amf0Value;
 use super::auth::{self, AuthStep};
-use super::chunk::{ChunkReader, ChunkWriter, DEFAULT_CHUNK_SIZE, RawMessage};
+use super::chunk::{
+    ChunkReader, ChunkWriter, DEFAULT_CHUNK_SIZE, MessageInfo, Payload, RawMessage,
+};
 use super::command::{self, ConnectParams, ConnectPurpose, Status};
 use super::handshake::{ClientHandshake, HandshakeProgress};
 use super::message::{Message, UserControlEvent, csid, split_aggregate, type_id};
@@ -40,6 +42,8 @@ pub struct ClientSession {
     writer: ChunkWriter,
     recv: BytesMut,
     header_scratch: BytesMut,
+    /// Reused for each message's slices before they join `output`.
+    parts_scratch: Vec<Bytes>,
     output: VecDeque<Bytes>,
     events: VecDeque<SessionEvent>,
     next_transaction_id: f64,
@@ -64,6 +68,7 @@ impl ClientSession {
             writer: ChunkWriter::new(),
             recv: BytesMut::with_capacity(64 * 1024),
             header_scratch: BytesMut::with_capacity(4096),
+            parts_scratch: Vec::new(),
             output: VecDeque::new(),
             events: VecDeque::new(),
             next_transaction_id: 1.0,
@@ -165,19 +170,35 @@ impl ClientSession {
         !self.output.is_empty()
     }
 
-    /// Sends an FLV audio tag body. Only while publishing.
-    pub fn send_audio(&mut self, timestamp: u32, payload: Bytes) -> Result<(), SessionError> {
-        self.send_stream_message(csid::AUDIO, type_id::AUDIO, timestamp, payload)
+    /// Sends an FLV audio tag body. Only while publishing. The payload's parts are queued as
+    /// they are (see [`Payload`]): nothing is copied.
+    pub fn send_audio(
+        &mut self,
+        timestamp: u32,
+        payload: impl Into<Payload>,
+    ) -> Result<(), SessionError> {
+        let payload = payload.into();
+        self.send_stream_message(csid::AUDIO, type_id::AUDIO, timestamp, &payload)
     }
 
-    /// Sends an FLV video tag body. Only while publishing.
-    pub fn send_video(&mut self, timestamp: u32, payload: Bytes) -> Result<(), SessionError> {
-        self.send_stream_message(csid::VIDEO, type_id::VIDEO, timestamp, payload)
+    /// Sends an FLV video tag body. Only while publishing. Nothing is copied, as for audio.
+    pub fn send_video(
+        &mut self,
+        timestamp: u32,
+        payload: impl Into<Payload>,
+    ) -> Result<(), SessionError> {
+        let payload = payload.into();
+        self.send_stream_message(csid::VIDEO, type_id::VIDEO, timestamp, &payload)
     }
 
     /// Sends an AMF0 data message body (e.g. `@setDataFrame onMetaData {...}`). Only while publishing.
-    pub fn send_data(&mut self, timestamp: u32, payload: Bytes) -> Result<(), SessionError> {
-        self.send_stream_message(csid::DATA, type_id::DATA_AMF0, timestamp, payload)
+    pub fn send_data(
+        &mut self,
+        timestamp: u32,
+        payload: impl Into<Payload>,
+    ) -> Result<(), SessionError> {
+        let payload = payload.into();
+        self.send_stream_message(csid::DATA, type_id::DATA_AMF0, timestamp, &payload)
     }
 
     /// Changes the outgoing chunk size (sends Set Chunk Size first).
@@ -217,7 +238,7 @@ impl ClientSession {
         chunk_stream: u32,
         type_id: u8,
         timestamp: u32,
-        payload: Bytes,
+        payload: &Payload,
     ) -> Result<(), SessionError> {
         if self.state != SessionState::Publishing {
             return Err(SessionError::NotPublishing);
@@ -225,26 +246,37 @@ impl ClientSession {
         if payload.len() > super::chunk::MAX_MESSAGE_LENGTH as usize {
             return Err(SessionError::MessageTooLarge(payload.len()));
         }
-        let raw = RawMessage {
+        let info = MessageInfo {
             type_id,
             timestamp,
             stream_id: self.stream_id,
-            payload,
         };
-        self.write_raw(chunk_stream, &raw);
+        self.write_parts(chunk_stream, info, payload.parts());
         Ok(())
     }
 
     fn write_raw(&mut self, chunk_stream: u32, raw: &RawMessage) {
-        let mut parts = Vec::new();
-        self.writer
-            .write_vectored(chunk_stream, raw, &mut self.header_scratch, &mut parts);
+        let payload = std::slice::from_ref(&raw.payload);
+        self.write_parts(chunk_stream, MessageInfo::of(raw), payload);
+    }
+
+    /// Queues one message, its payload taken from `payload` in order without copying.
+    fn write_parts(&mut self, chunk_stream: u32, info: MessageInfo, payload: &[Bytes]) {
+        let mut parts = std::mem::take(&mut self.parts_scratch);
+        self.writer.write_parts_vectored(
+            chunk_stream,
+            info,
+            payload,
+            &mut self.header_scratch,
+            &mut parts,
+        );
         // Header slices are frozen out of the scratch buffer; reserving lets it reclaim its
         // allocation once those slices have been sent and dropped.
         self.header_scratch.reserve(1024);
         let bytes: usize = parts.iter().map(Bytes::len).sum();
         self.stats.out_bytes_total += bytes as u64;
-        self.output.extend(parts);
+        self.output.extend(parts.drain(..));
+        self.parts_scratch = parts;
     }
 
     fn queue_raw_bytes(&mut self, bytes: Bytes) {

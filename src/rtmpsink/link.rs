@@ -11,11 +11,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use super::writer::CAT;
 use crate::connection::{ConnectOptions, Connection, ConnectionError, Outgoing};
 use crate::flv::TagType;
+use crate::protocol::chunk::Payload;
 
 /// Longest wait between two reconnection attempts: the delay doubles up to this.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
@@ -48,12 +47,13 @@ pub enum LinkEvent {
     },
 }
 
-/// One FLV tag on its way to the server.
+/// One FLV tag on its way to the server. The body is usually in two parts (codec header
+/// bytes, the encoder's frame), shared with the buffers it came in.
 #[derive(Debug, Clone)]
 pub struct Tag {
     pub tag_type: TagType,
     pub timestamp: u32,
-    pub body: Bytes,
+    pub body: Payload,
 }
 
 impl Tag {
@@ -61,16 +61,16 @@ impl Tag {
         // Frame type 1 (key) and, for AVC, a coded frame rather than a sequence header.
         self.tag_type == TagType::Video
             && self.body.first().is_some_and(|b| b >> 4 == 1)
-            && self.body.get(1) != Some(&0)
+            && self.body.get(1) != Some(0)
     }
 
     fn is_sequence_header(&self) -> bool {
         match self.tag_type {
             TagType::Video => {
-                self.body.first().is_some_and(|b| b & 0x0F == 7) && self.body.get(1) == Some(&0)
+                self.body.first().is_some_and(|b| b & 0x0F == 7) && self.body.get(1) == Some(0)
             }
             TagType::Audio => {
-                self.body.first().is_some_and(|b| b >> 4 == 10) && self.body.get(1) == Some(&0)
+                self.body.first().is_some_and(|b| b >> 4 == 10) && self.body.get(1) == Some(0)
             }
             TagType::Script => false,
         }
@@ -83,7 +83,8 @@ impl Tag {
             TagType::Video => Outgoing::Video { timestamp, payload },
             TagType::Script => Outgoing::Data {
                 timestamp,
-                payload: crate::flv::metadata::set_data_frame(&payload),
+                // Small, and the @setDataFrame prefix is prepended anyway.
+                payload: crate::flv::metadata::set_data_frame(&payload.to_bytes()).into(),
             },
         }
     }
@@ -516,4 +517,44 @@ fn reconnect(options: ConnectOptions, policy: ReconnectPolicy, interrupt: Arc<In
     }
     interrupt.lock().reconnected = Some(Err(last_error));
     interrupt.changed.notify_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn video(parts: &[&'static [u8]]) -> Tag {
+        Tag {
+            tag_type: TagType::Video,
+            timestamp: 0,
+            body: Payload::from_parts(parts.iter().map(|p| Bytes::from_static(p))),
+        }
+    }
+
+    #[test]
+    fn frame_kinds_are_read_across_body_parts() {
+        assert!(video(&[&[0x17], &[0x01, 0, 0, 0, 0xAA]]).is_video_keyframe());
+        assert!(video(&[&[0x17, 0x01, 0, 0, 0], &[0xAA]]).is_video_keyframe());
+        assert!(!video(&[&[0x27, 0x01, 0, 0, 0], &[0xAA]]).is_video_keyframe());
+        let header = video(&[&[0x17], &[0x00, 0, 0, 0, 1]]);
+        assert!(header.is_sequence_header() && !header.is_video_keyframe());
+    }
+
+    #[test]
+    fn script_bodies_in_parts_get_set_data_frame() {
+        let tag = Tag {
+            tag_type: TagType::Script,
+            timestamp: 0,
+            body: Payload::from_parts([
+                Bytes::from_static(&[2, 0]),
+                Bytes::from_static(&[1, b'x']),
+            ]),
+        };
+        let Outgoing::Data { payload, .. } = tag.outgoing() else {
+            panic!("not a data message")
+        };
+        let expected = crate::flv::metadata::set_data_frame(&Bytes::from_static(&[2, 0, 1, b'x']));
+        assert_eq!(payload.to_bytes(), expected);
+    }
 }

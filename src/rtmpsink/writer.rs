@@ -221,23 +221,24 @@ impl RtmpWriter {
     }
 }
 
-/// The bytes of `buffer`, kept for as long as tags taken from them wait to be sent.
+/// Pushes the bytes of `buffer` into `tags`, one piece per memory, each mapped and shared with
+/// the buffer rather than copied: tag bodies taken from them keep the memories alive until
+/// they are on the wire, and reach the socket's `writev` as they are.
 ///
-/// A buffer with one memory is shared without copying. Our muxer's tags come in several memories
-/// (header, payload, trailer); mapping such a buffer merges them into a temporary copy that
-/// would keep the original memories alive beside it, doubling what queued media costs and
-/// breaking `max-queue-bytes`. They are copied once into one allocation instead, and the
-/// buffer is released when render returns.
-fn buffer_bytes(buffer: &gst::Buffer) -> Option<Bytes> {
-    if buffer.n_memory() == 1 {
-        let mapped = buffer.clone().into_mapped_buffer_readable().ok()?;
-        return Some(Bytes::from_owner(mapped));
+/// Our muxer's (and flvmux's) tags come in several memories: tag header with the codec header
+/// bytes, the encoder's frame, the trailer. Mapping the whole buffer would merge them into a
+/// temporary copy (kept alive beside the originals); mapping each memory copies nothing.
+pub(super) fn push_memories(
+    tags: &mut FlvTagReader,
+    buffer: &gst::Buffer,
+) -> Result<(), glib::BoolError> {
+    for memory in buffer.iter_memories_owned() {
+        let mapped = memory
+            .into_mapped_memory_readable()
+            .map_err(|_| glib::bool_error!("cannot map memory readable"))?;
+        tags.push(Bytes::from_owner(mapped));
     }
-    let mut out = bytes::BytesMut::with_capacity(buffer.size());
-    for memory in buffer.iter_memories() {
-        out.extend_from_slice(&memory.map_readable().ok()?);
-    }
-    Some(out.freeze())
+    Ok(())
 }
 
 /// Builds the connection options from the bin's settings.
@@ -336,15 +337,17 @@ impl BaseSinkImpl for RtmpWriter {
         })?;
         // flvmux starts again with a file header when caps change mid-stream.
         if buffer.flags().contains(gst::BufferFlags::HEADER) {
-            let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-            if map.starts_with(b"FLV") {
+            let mut signature = [0u8; 3];
+            if buffer.copy_to_slice(0, &mut signature).is_ok() && &signature == b"FLV" {
                 self.state().tags = FlvTagReader::new();
             }
         }
-        let bytes = buffer_bytes(buffer).ok_or(gst::FlowError::Error)?;
-        self.state().tags.push(bytes);
+        push_memories(&mut self.state().tags, buffer).map_err(|err| {
+            gst::error!(CAT, imp = self, "{err}");
+            gst::FlowError::Error
+        })?;
         loop {
-            let tag = self.state().tags.next_tag();
+            let tag = self.state().tags.next_tag_parts();
             let tag = match tag {
                 Ok(Some(tag)) => tag,
                 Ok(None) => break,
@@ -385,5 +388,46 @@ impl BaseSinkImpl for RtmpWriter {
             gst::info!(CAT, imp = self, "stream closed after EOS");
         }
         self.parent_event(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flv::tag::{TAG_HEADER_LEN, tag_header};
+
+    #[test]
+    fn each_memory_becomes_a_part_without_copying() {
+        gst::init().expect("gst init");
+        let frame: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+        let frame_buffer = gst::Buffer::from_slice(frame.clone());
+        let size = 5 + frame.len() as u32;
+        // As the muxer builds a tag: header + FLV video header, the encoder's memory, trailer.
+        let mut head = tag_header(TagType::Video, size, 40).to_vec();
+        head.extend_from_slice(&[0x27, 0x01, 0, 0, 0]);
+        let mut buffer = gst::Buffer::from_mut_slice(head);
+        buffer.append(frame_buffer.clone());
+        buffer.append(gst::Buffer::from_mut_slice(
+            (TAG_HEADER_LEN as u32 + size).to_be_bytes(),
+        ));
+        assert_eq!(buffer.n_memory(), 3);
+
+        let mut reader = FlvTagReader::new();
+        push_memories(&mut reader, &buffer).unwrap();
+        let tag = reader.next_tag_parts().unwrap().expect("a whole tag");
+        assert_eq!((tag.tag_type, tag.timestamp), (TagType::Video, 40));
+        let parts = tag.body.parts();
+        assert_eq!(parts.len(), 2);
+        {
+            let head_map = buffer.peek_memory(0).map_readable().unwrap();
+            let frame_map = frame_buffer.peek_memory(0).map_readable().unwrap();
+            assert_eq!(parts[0].as_ptr(), head_map[TAG_HEADER_LEN..].as_ptr());
+            assert_eq!(parts[1].as_ptr(), frame_map.as_ptr());
+            assert_eq!(parts[1].len(), frame.len());
+        }
+        // The parts keep the memories alive once the buffers are gone.
+        let body = tag.body.clone();
+        drop((tag, buffer, frame_buffer, reader));
+        assert_eq!(&body.parts()[1][..], &frame[..]);
     }
 }

@@ -17,11 +17,13 @@
 
 use bytes::Bytes;
 
+mod payload;
 mod reader;
 mod writer;
 
+pub use payload::Payload;
 pub use reader::{AHEAD_ALLOWANCE, ChunkReader};
-pub use writer::ChunkWriter;
+pub use writer::{ChunkWriter, MessageInfo};
 
 /// The chunk size both sides start with.
 pub const DEFAULT_CHUNK_SIZE: u32 = 128;

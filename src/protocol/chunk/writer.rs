@@ -6,6 +6,24 @@ use super::{
     DEFAULT_CHUNK_SIZE, EXTENDED, MAX_CHUNK_SIZE, MAX_HEADER_LEN, MAX_MESSAGE_LENGTH, RawMessage,
 };
 
+/// The header fields of a message to write; its length is that of the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageInfo {
+    pub type_id: u8,
+    pub timestamp: u32,
+    pub stream_id: u32,
+}
+
+impl MessageInfo {
+    pub fn of(msg: &RawMessage) -> Self {
+        MessageInfo {
+            type_id: msg.type_id,
+            timestamp: msg.timestamp,
+            stream_id: msg.stream_id,
+        }
+    }
+}
+
 /// Serialises messages into chunks. Remembers the last header per chunk stream id so that
 /// each chunk uses the smallest header type that describes it.
 pub struct ChunkWriter {
@@ -100,7 +118,7 @@ impl ChunkWriter {
     /// If `csid` is out of range or the payload is longer than [`MAX_MESSAGE_LENGTH`]: both are
     /// the caller's values, never the peer's.
     pub fn write(&mut self, csid: u32, msg: &RawMessage, out: &mut BytesMut) {
-        let headers = self.headers(csid, msg);
+        let headers = self.headers(csid, MessageInfo::of(msg), msg.payload.len());
         let payload = &msg.payload[..];
         let chunks = chunk_count(payload.len(), self.chunk_size);
         out.reserve(headers.first.len + (chunks - 1) * headers.cont.len + payload.len());
@@ -127,8 +145,26 @@ impl ChunkWriter {
         headers: &mut BytesMut,
         parts: &mut Vec<Bytes>,
     ) {
-        let built = self.headers(csid, msg);
-        let len = msg.payload.len();
+        let payload = std::slice::from_ref(&msg.payload);
+        self.write_parts_vectored(csid, MessageInfo::of(msg), payload, headers, parts);
+    }
+
+    /// [`write_vectored`](Self::write_vectored) for a payload held in several pieces (the
+    /// message is their concatenation), e.g. a [`Payload`](super::Payload)'s parts. A chunk
+    /// whose payload spans two pieces gets one slice from each: nothing is copied.
+    ///
+    /// # Panics
+    /// As [`write`](Self::write).
+    pub fn write_parts_vectored(
+        &mut self,
+        csid: u32,
+        info: MessageInfo,
+        payload: &[Bytes],
+        headers: &mut BytesMut,
+        parts: &mut Vec<Bytes>,
+    ) {
+        let len = payload.iter().map(Bytes::len).sum();
+        let built = self.headers(csid, info, len);
         let chunks = chunk_count(len, self.chunk_size);
         let start = headers.len();
         headers.extend_from_slice(built.first.as_slice());
@@ -144,27 +180,43 @@ impl ChunkWriter {
         .freeze();
         let first = frozen.slice(..built.first.len);
         let cont = frozen.slice(built.first.len..);
-        parts.reserve(2 * chunks);
+        // Each piece boundary adds at most one slice.
+        parts.reserve(2 * chunks + payload.len());
+        // Where the next chunk's payload starts: piece index and offset in it.
+        let (mut piece, mut offset) = (0, 0);
         for_each_chunk(len, self.chunk_size, |is_first, range| {
             parts.push(if is_first {
                 first.clone()
             } else {
                 cont.clone()
             });
-            if !range.is_empty() {
-                parts.push(msg.payload.slice(range));
+            let mut want = range.len();
+            while want > 0 {
+                let Some(bytes) = payload.get(piece) else {
+                    break;
+                };
+                let n = want.min(bytes.len() - offset);
+                if n > 0 {
+                    parts.push(bytes.slice(offset..offset + n));
+                }
+                want -= n;
+                offset += n;
+                if offset == bytes.len() {
+                    piece += 1;
+                    offset = 0;
+                }
             }
         });
     }
 
-    /// Chooses the header type for `msg`, records it as the stream's last header and builds the
-    /// headers of its first and continuation chunks.
-    fn headers(&mut self, csid: u32, msg: &RawMessage) -> MessageHeaders {
+    /// Chooses the header type for a message of `len` bytes, records it as the stream's last
+    /// header and builds the headers of its first and continuation chunks.
+    fn headers(&mut self, csid: u32, msg: MessageInfo, len: usize) -> MessageHeaders {
         assert!(
             (2..=65599).contains(&csid),
             "chunk stream id {csid} out of range"
         );
-        let length = u32::try_from(msg.payload.len())
+        let length = u32::try_from(len)
             .ok()
             .filter(|&l| l <= MAX_MESSAGE_LENGTH)
             .expect("RTMP message payload longer than 16 MiB - 1");
@@ -246,5 +298,139 @@ fn for_each_chunk(len: usize, chunk_size: u32, mut f: impl FnMut(bool, std::ops:
         if offset >= len {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `len` bytes of a pattern that does not repeat every chunk, cut at `cuts` into parts that
+    /// each live in their own allocation.
+    fn split(len: usize, cuts: &[usize]) -> Vec<Bytes> {
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 + i / 251) as u8).collect();
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&len)) {
+            parts.push(Bytes::copy_from_slice(&data[start..cut]));
+            start = cut;
+        }
+        parts
+    }
+
+    /// Checks that the payload slices in `out` are, in order, sub-slices of `pieces` that cover
+    /// them exactly, and that every other slice is a chunk header.
+    fn assert_points_into(out: &[Bytes], pieces: &[Bytes]) {
+        let (mut piece, mut offset) = (0, 0);
+        for slice in out {
+            let inside = pieces.iter().any(|p| {
+                let range = p.as_ptr_range();
+                range.contains(&slice.as_ptr()) && slice.len() <= p.len()
+            });
+            if !inside {
+                assert!(
+                    slice.len() <= MAX_HEADER_LEN,
+                    "copied payload of {}",
+                    slice.len()
+                );
+                continue;
+            }
+            while pieces[piece].len() == offset {
+                piece += 1;
+                offset = 0;
+            }
+            let expected = pieces[piece][offset..].as_ptr();
+            assert_eq!(slice.as_ptr(), expected, "slice out of order");
+            assert!(
+                offset + slice.len() <= pieces[piece].len(),
+                "slice crosses a piece"
+            );
+            offset += slice.len();
+        }
+        while piece < pieces.len() && pieces[piece].len() == offset {
+            piece += 1;
+            offset = 0;
+        }
+        assert_eq!(piece, pieces.len(), "payload not covered");
+    }
+
+    #[test]
+    fn parts_give_the_same_chunks_as_one_payload_without_copying() {
+        for chunk_size in [1u32, 7, 128, 4096] {
+            let cs = chunk_size as usize;
+            let len = 3 * cs + 100;
+            let cases: Vec<Vec<usize>> = vec![
+                vec![],                           // one part
+                vec![5],                          // FLV video header, then the frame
+                vec![2],                          // FLV audio header
+                vec![cs],                         // on a chunk boundary
+                vec![cs, 2 * cs],                 // on two
+                vec![cs - 1, cs + 1, 2 * cs + 3], // just off them
+                vec![1, 2, 3, 4],                 // tiny parts, several per chunk
+                vec![0, 5, 5, len],               // empty parts are skipped
+            ];
+            for cuts in cases {
+                let pieces = split(len, &cuts);
+                let contiguous = RawMessage {
+                    type_id: 9,
+                    timestamp: 40,
+                    stream_id: 1,
+                    payload: Bytes::from(pieces.concat()),
+                };
+                let info = MessageInfo::of(&contiguous);
+                let (mut plain_writer, mut parts_writer) = (ChunkWriter::new(), ChunkWriter::new());
+                plain_writer.set_chunk_size(chunk_size);
+                parts_writer.set_chunk_size(chunk_size);
+                let mut plain = BytesMut::new();
+                let (mut headers, mut out) = (BytesMut::new(), Vec::new());
+                // Twice, so that the second message uses the compressed headers.
+                for _ in 0..2 {
+                    plain_writer.write(6, &contiguous, &mut plain);
+                    parts_writer.write_parts_vectored(6, info, &pieces, &mut headers, &mut out);
+                }
+                assert_eq!(
+                    out.concat(),
+                    plain.to_vec(),
+                    "chunk size {chunk_size}, cuts {cuts:?}"
+                );
+                let half = out.len() / 2;
+                assert_points_into(&out[..half], &pieces);
+                assert_points_into(&out[half..], &pieces);
+                assert!(out.iter().all(|s| !s.is_empty()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_chunk_takes_its_payload_from_two_parts() {
+        let pieces = split(10, &[5]);
+        let info = MessageInfo {
+            type_id: 9,
+            timestamp: 0,
+            stream_id: 1,
+        };
+        let mut writer = ChunkWriter::new();
+        writer.set_chunk_size(7);
+        let (mut headers, mut out) = (BytesMut::new(), Vec::new());
+        writer.write_parts_vectored(6, info, &pieces, &mut headers, &mut out);
+        let lens: Vec<_> = out.iter().map(Bytes::len).collect();
+        // Type-0 header, 5 + 2 payload bytes, type-3 header, 3 payload bytes.
+        assert_eq!(lens, [12, 5, 2, 1, 3]);
+        assert_eq!(out[1].as_ptr(), pieces[0].as_ptr());
+        assert_eq!(out[2].as_ptr(), pieces[1].as_ptr());
+        assert_eq!(out[4].as_ptr(), pieces[1][2..].as_ptr());
+    }
+
+    #[test]
+    fn an_empty_payload_is_one_header() {
+        let info = MessageInfo {
+            type_id: 8,
+            timestamp: 0,
+            stream_id: 1,
+        };
+        let (mut headers, mut out) = (BytesMut::new(), Vec::new());
+        ChunkWriter::new().write_parts_vectored(4, info, &[], &mut headers, &mut out);
+        ChunkWriter::new().write_parts_vectored(4, info, &[Bytes::new()], &mut headers, &mut out);
+        assert_eq!(out.iter().map(Bytes::len).collect::<Vec<_>>(), [12, 12]);
     }
 }

@@ -199,3 +199,30 @@ fn audio_and_video_are_interleaved_by_dts() {
         ]
     );
 }
+
+#[test]
+fn the_encoders_memory_reaches_the_tag_body_uncopied() {
+    // Muxer, then the writer's conversion: the frame part is the input buffer's own memory.
+    let mut h = video_harness();
+    h.set_src_caps(h264_caps(66));
+    let input = frame(0, 0, true);
+    let input_ptr = input.peek_memory(0).map_readable().unwrap().as_ptr();
+    h.push(input).unwrap();
+    h.push_event(gst::event::Eos::new());
+    let mut reader = FlvTagReader::new();
+    while let Ok(Some(buffer)) = h.pull_until_eos() {
+        super::super::writer::push_memories(&mut reader, &buffer).unwrap();
+    }
+    let mut frames = Vec::new();
+    while let Some(tag) = reader.next_tag_parts().unwrap() {
+        if tag.tag_type == TagType::Video && tag.body.get(1) == Some(1) {
+            frames.push(tag.body);
+        }
+    }
+    assert_eq!(frames.len(), 1);
+    let parts = frames[0].parts();
+    assert_eq!(parts.len(), 2, "FLV video header, then the frame");
+    assert_eq!(&parts[0][..], &[0x17, 0x01, 0, 0, 0]);
+    assert_eq!(parts[1].as_ptr(), input_ptr);
+    assert_eq!(&parts[1][..], &[0, 0, 0, 2, 0x65, 0x88]);
+}
