@@ -458,3 +458,43 @@ fn small_chunks_as_fast_as_possible_end_cleanly_with_every_frame() {
         128
     );
 }
+
+/// A syncing sink normally holds each buffer until its running time plus the pipeline latency.
+/// rtmpsink sends at the running time: with a live source (whose buffers arrive after their
+/// running time) frames go out as they are encoded, however large the pipeline latency.
+#[test]
+fn live_input_is_sent_without_waiting_for_the_pipeline_latency() {
+    init();
+    let nginx = Nginx::start();
+    let url = nginx.url("live/nowait");
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=25/1 \
+         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 ! h264parse \
+         ! rtmpsink name=s location={url}"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    // What a pipeline with a slow live element (or a large jitter buffer) would configure.
+    let latency = Duration::from_secs(4);
+    pipeline.set_latency(gst::ClockTime::from_nseconds(latency.as_nanos() as u64));
+    let sink = pipeline.by_name("s").unwrap();
+    let start = std::time::Instant::now();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut first_sent = None;
+    while start.elapsed() < latency + Duration::from_secs(2) {
+        let stats = sink.property::<gst::Structure>("stats");
+        if stats.get::<u64>("video-messages").unwrap() > 0 {
+            first_sent = Some(start.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let first_sent = first_sent.expect("no video was sent");
+    // Connecting to a local nginx and encoding the first frame take well under a second.
+    assert!(
+        first_sent < latency / 2,
+        "first video frame sent after {first_sent:?} with a pipeline latency of {latency:?}"
+    );
+}

@@ -110,7 +110,7 @@ impl ObjectImpl for RtmpSink {
                     .build(),
                 glib::ParamSpecBoolean::builder("sync")
                     .nick("Sync")
-                    .blurb("Send media paced by the clock (false: as fast as the server takes it)")
+                    .blurb("Send each buffer no earlier than its running time (paces files; live input goes out as it comes, without waiting for the pipeline latency). false: as fast as the server takes it")
                     .default_value(DEFAULT_SYNC)
                     .mutable_playing()
                     .build(),

@@ -293,6 +293,19 @@ impl ElementImpl for RtmpWriter {
         });
         TEMPLATES.as_ref()
     }
+
+    fn send_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Latency(latency) = event.view() {
+            // A syncing sink renders each buffer at its running time plus the pipeline latency,
+            // which keeps the sinks of a pipeline together. Sending is not presenting: wait only
+            // until the running time itself. That still paces files and bursts, and live input
+            // (which arrives after its running time) goes out as soon as it is muxed.
+            let latency = latency.latency().nseconds();
+            self.obj()
+                .set_ts_offset(-i64::try_from(latency).unwrap_or(i64::MAX));
+        }
+        self.parent_send_event(event)
+    }
 }
 
 impl BaseSinkImpl for RtmpWriter {
