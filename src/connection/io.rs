@@ -140,11 +140,21 @@ impl Io {
             if !waiting_to_write {
                 self.last_write_progress = Instant::now();
             }
+            // The check for work queued for us and the flags that ask for a wake are one
+            // critical section (see `Inner::io_wants_media`).
+            let mut inner = self.shared.lock();
+            if inner.shutdown {
+                return Err(ConnectionError::Flushing);
+            }
+            let publishing = session.state() == SessionState::Publishing;
+            let media_queued = publishing && !inner.outgoing.is_empty();
+            // Queued media we can take now: the kernel took everything, or a send() came after
+            // pull_outgoing (which stops only at MAX_UNSENT or an empty queue).
+            let media_ready = media_queued && (self.writable || self.unsent < MAX_UNSENT);
             let timeout = match (session.state(), close_deadline) {
-                // The kernel took everything and media is still queued (pull_outgoing stops at
-                // MAX_UNSENT): only look for events, then go on sending. Blocking here would
-                // leave it queued until the next send() wakes us, and at EOS until close() times out.
-                _ if self.writable && self.outgoing_waiting(&session) => Some(Duration::ZERO),
+                // Only look for events, then go on sending. Blocking here would leave the
+                // media queued until the next send() wakes us, and at EOS until close() times out.
+                _ if media_ready => Some(Duration::ZERO),
                 (_, Some(close_by)) => Some(remaining(close_by, self.options.timeout)?),
                 // A server that stops taking our data for `timeout` is gone for a live stream.
                 (SessionState::Publishing, None) if waiting_to_write => Some(
@@ -157,7 +167,14 @@ impl Io {
                 (SessionState::Publishing | SessionState::Playing, None) => None,
                 _ => Some(remaining(deadline, self.options.timeout)?),
             };
-            if !self.readable || self.incoming_full() {
+            let full = inner.incoming_bytes >= self.options.max_incoming_bytes;
+            let must_poll = !self.readable || full;
+            if must_poll && timeout != Some(Duration::ZERO) {
+                inner.io_wants_media = publishing && !media_queued && self.unsent < MAX_UNSENT;
+                inner.io_wants_room = full && self.readable;
+            }
+            drop(inner);
+            if must_poll {
                 self.poll
                     .poll(&mut events, timeout)
                     .or_else(|e| match e.kind() {
@@ -171,10 +188,15 @@ impl Io {
                     }
                 }
             }
-            if self.shared.lock().shutdown {
+            let mut inner = self.shared.lock();
+            inner.io_wants_media = false;
+            inner.io_wants_room = false;
+            if inner.shutdown {
                 return Err(ConnectionError::Flushing);
             }
-            if self.readable && !self.incoming_full() {
+            let full = inner.incoming_bytes >= self.options.max_incoming_bytes;
+            drop(inner);
+            if self.readable && !full {
                 self.read(&mut stream, &mut session)?;
             }
         }
@@ -221,15 +243,6 @@ impl Io {
                 }
             }
         }
-    }
-
-    /// Media is queued that the session could take now.
-    fn outgoing_waiting(&self, session: &ClientSession) -> bool {
-        session.state() == SessionState::Publishing && !self.shared.lock().outgoing.is_empty()
-    }
-
-    fn incoming_full(&self) -> bool {
-        self.shared.lock().incoming_bytes >= self.options.max_incoming_bytes
     }
 
     fn connect(&mut self, deadline: Instant) -> Result<TcpStream, ConnectionError> {
@@ -351,13 +364,14 @@ impl Io {
             // Nothing queued can be sent any more (never started, or playing).
             inner.outgoing.clear();
             inner.outgoing_bytes = 0;
+            moved = true;
             *closing = true;
             *close_deadline = Some(Instant::now() + self.options.timeout);
             session.close(self.options.stop_commands);
         }
-        drop(inner);
+        // Only a send() waiting for room cares; nobody waiting means no syscall.
         if moved {
-            self.shared.changed.notify_all();
+            self.shared.notify_waiters(inner);
         }
         Ok(())
     }
@@ -462,9 +476,10 @@ impl Io {
             }
         }
         inner.stats = session.stats();
-        drop(inner);
+        // recv() waits only while `incoming` is empty: a batch of events wakes it once, and not
+        // at all while it is still busy with earlier ones.
         if changed {
-            self.shared.changed.notify_all();
+            self.shared.notify_waiters(inner);
         }
     }
 }

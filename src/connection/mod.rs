@@ -271,6 +271,29 @@ struct Inner {
     /// A publishing server asked us to reconnect (Enhanced RTMP), to this tcUrl when given.
     reconnect_request: Option<Option<String>>,
     stats: SessionStats,
+    /// Wake-ups cost a syscall each (eventfd write, futex wake), so they are made only when
+    /// somebody waits for them. Each flag below is set under the mutex in the same critical
+    /// section in which its waiter found nothing to do, and read under the mutex by whoever
+    /// changes that: a change made before the waiter's check is seen by the check, one made
+    /// after sees the flag. The waker clears the flag (one eventfd write per park is enough);
+    /// the I/O thread clears both when poll returns. close() and Drop, once per connection,
+    /// wake it unconditionally (a wake that comes early ends the next poll at once).
+    ///
+    /// Set while the I/O thread is about to block in poll, or blocks there, with an empty
+    /// outgoing queue it could take media from (publishing, unsent output small): the only
+    /// state in which `send` must wake it. Otherwise it either loops without blocking, or
+    /// waits for the socket (to write what it holds, or for the session to start), which a
+    /// new item does not change.
+    io_wants_media: bool,
+    /// Set while the I/O thread is about to block in poll, or blocks there, with unread
+    /// socket data it leaves alone because `incoming` is full. `recv` wakes it once the
+    /// queue is down to half (a batch of reads per wake, not one per event); that point is
+    /// always reached, since a consumer waits in `recv` only when the queue is empty.
+    io_wants_room: bool,
+    /// Threads blocked in `wait_until`: the I/O thread notifies `changed` only when some are.
+    /// Counted under the mutex before waiting, uncounted after waking, so a notifier that
+    /// changed state under the mutex and saw zero knows every waiter will see the change.
+    waiters: usize,
 }
 
 struct Shared {
@@ -298,22 +321,37 @@ impl Shared {
             if done(&inner) {
                 return Ok((inner, true));
             }
-            match deadline {
-                None => {
-                    inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
-                }
+            let timeout = match deadline {
+                None => None,
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         return Ok((inner, false));
                     }
-                    inner = self
-                        .changed
-                        .wait_timeout(inner, deadline - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+                    Some(deadline - now)
                 }
-            }
+            };
+            inner.waiters += 1;
+            inner = match timeout {
+                None => self.changed.wait(inner).unwrap_or_else(|e| e.into_inner()),
+                Some(timeout) => {
+                    self.changed
+                        .wait_timeout(inner, timeout)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+            inner.waiters -= 1;
+        }
+    }
+
+    /// Notifies `changed` if a thread waits on it; `inner` is the guard under which the change
+    /// was made.
+    fn notify_waiters(&self, inner: MutexGuard<'_, Inner>) {
+        let waiting = inner.waiters > 0;
+        drop(inner);
+        if waiting {
+            self.changed.notify_all();
         }
     }
 }
@@ -329,7 +367,10 @@ pub struct Connection {
 
 impl Connection {
     /// Starts connecting in the background; [`wait_ready`](Self::wait_ready) waits for the result.
-    pub fn start(options: ConnectOptions) -> Result<Connection, ConnectionError> {
+    pub fn start(mut options: ConnectOptions) -> Result<Connection, ConnectionError> {
+        // The I/O thread and `recv` must agree on the bound (0 would stop reading for good).
+        options.max_outgoing_bytes = options.max_outgoing_bytes.max(1);
+        options.max_incoming_bytes = options.max_incoming_bytes.max(1);
         let poll = mio::Poll::new().map_err(|e| ConnectionError::Io(e.to_string()))?;
         let waker = Arc::new(
             mio::Waker::new(poll.registry(), io::WAKER)
@@ -349,11 +390,14 @@ impl Connection {
                 resolving: false,
                 reconnect_request: None,
                 stats: SessionStats::default(),
+                io_wants_media: false,
+                io_wants_room: false,
+                waiters: 0,
             }),
             changed: Condvar::new(),
         });
-        let max_outgoing_bytes = options.max_outgoing_bytes.max(1);
-        let max_incoming_bytes = options.max_incoming_bytes.max(1);
+        let max_outgoing_bytes = options.max_outgoing_bytes;
+        let max_incoming_bytes = options.max_incoming_bytes;
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("rtmp-io".into())
@@ -399,8 +443,11 @@ impl Connection {
         }
         inner.outgoing_bytes += size;
         inner.outgoing.push_back(item);
+        let wake = std::mem::take(&mut inner.io_wants_media);
         drop(inner);
-        self.wake();
+        if wake {
+            self.wake();
+        }
         Ok(())
     }
 
@@ -418,10 +465,14 @@ impl Connection {
         }
         match inner.incoming.pop_front() {
             Some(event) => {
-                let was_full = inner.incoming_bytes >= self.max_incoming_bytes;
                 inner.incoming_bytes -= io::event_size(&event);
+                let wake =
+                    inner.io_wants_room && inner.incoming_bytes <= self.max_incoming_bytes / 2;
+                if wake {
+                    inner.io_wants_room = false;
+                }
                 drop(inner);
-                if was_full {
+                if wake {
                     self.wake();
                 }
                 Ok(Some(event))
@@ -435,6 +486,7 @@ impl Connection {
         let mut inner = self.shared.lock();
         inner.close_requested = true;
         drop(inner);
+        // Once per connection: always wake (a pending wake also ends the next poll at once).
         self.wake();
         let inner = self.shared.lock();
         let (inner, ended) =
@@ -487,3 +539,6 @@ impl Drop for Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

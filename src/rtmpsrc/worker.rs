@@ -31,20 +31,42 @@ impl Item {
     }
 }
 
+/// `consumer_waits`/`producer_waits` say a side is (about to be) blocked on `changed`. Each is
+/// set under the mutex in the same critical section that found the queue empty (resp. full),
+/// and the other side reads it under the mutex after changing the queue: an item pushed before
+/// the consumer's check is seen by the check, one pushed after sees the flag. So a notify is
+/// skipped only when nobody can be waiting for it (std's condvar makes a syscall per notify).
 #[derive(Default)]
 struct Inner {
     items: VecDeque<Item>,
     bytes: usize,
     shutdown: bool,
+    consumer_waits: bool,
+    producer_waits: bool,
 }
 
-#[derive(Default)]
 pub struct PadQueue {
     inner: Mutex<Inner>,
     changed: Condvar,
+    /// Bytes queued before `push` waits.
+    capacity: usize,
+}
+
+impl Default for PadQueue {
+    fn default() -> Self {
+        PadQueue::with_capacity(MAX_QUEUED_BYTES)
+    }
 }
 
 impl PadQueue {
+    fn with_capacity(capacity: usize) -> Self {
+        PadQueue {
+            inner: Mutex::default(),
+            changed: Condvar::new(),
+            capacity,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -53,7 +75,8 @@ impl PadQueue {
     pub fn push(&self, item: Item) -> bool {
         let size = item.size();
         let mut inner = self.lock();
-        while !inner.shutdown && !inner.items.is_empty() && inner.bytes + size > MAX_QUEUED_BYTES {
+        while !inner.shutdown && !inner.items.is_empty() && inner.bytes + size > self.capacity {
+            inner.producer_waits = true;
             inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
         }
         if inner.shutdown {
@@ -61,8 +84,12 @@ impl PadQueue {
         }
         inner.bytes += size;
         inner.items.push_back(item);
+        // Cleared here: a consumer still blocked after this wake sets it again before waiting.
+        let wake = std::mem::take(&mut inner.consumer_waits);
         drop(inner);
-        self.changed.notify_all();
+        if wake {
+            self.changed.notify_all();
+        }
         true
     }
 
@@ -75,10 +102,14 @@ impl PadQueue {
             }
             if let Some(item) = inner.items.pop_front() {
                 inner.bytes -= item.size();
+                let wake = std::mem::take(&mut inner.producer_waits);
                 drop(inner);
-                self.changed.notify_all();
+                if wake {
+                    self.changed.notify_all();
+                }
                 return Some(item);
             }
+            inner.consumer_waits = true;
             inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
         }
     }
@@ -172,6 +203,81 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(1));
         assert!(q.pop().is_none());
         assert!(!q.push(buffer(1)));
+    }
+
+    /// Runs `body` on a thread; fails instead of hanging when it does not finish in time
+    /// (a lost wake-up leaves a side blocked for good).
+    fn within(limit: Duration, body: impl FnOnce() + Send + 'static) {
+        let (done, finished) = std::sync::mpsc::channel();
+        let runner = std::thread::spawn(move || {
+            body();
+            let _ = done.send(());
+        });
+        match finished.recv_timeout(limit) {
+            Ok(()) => runner.join().unwrap(),
+            // The body panicked: report its panic.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => runner.join().unwrap(),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("no progress within {limit:?}: a wake-up was lost")
+            }
+        }
+    }
+
+    #[test]
+    fn no_wake_up_is_lost_with_a_tiny_queue() {
+        gst::init().unwrap();
+        within(Duration::from_secs(30), || {
+            const ITEMS: u32 = 50_000;
+            // Room for two 4-byte buffers: the producer waits on nearly every push, the
+            // consumer on nearly every pop, so both skip-the-notify paths race constantly.
+            let q = Arc::new(PadQueue::with_capacity(8));
+            let consumer = {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    let mut next = 0u32;
+                    while let Some(item) = q.pop() {
+                        match item {
+                            Item::Buffer(b) => {
+                                let map = b.map_readable().unwrap();
+                                assert_eq!(map.as_slice(), next.to_le_bytes(), "in order");
+                                next += 1;
+                            }
+                            Item::Event(e) if e.type_() == gst::EventType::Eos => break,
+                            Item::Event(_) => {}
+                        }
+                    }
+                    next
+                })
+            };
+            for i in 0..ITEMS {
+                let buffer = gst::Buffer::from_slice(i.to_le_bytes());
+                assert!(q.push(Item::Buffer(buffer)));
+                if i % 7 == 0 {
+                    // Zero-sized items never make the producer wait.
+                    assert!(q.push(Item::Event(gst::event::Gap::new(
+                        gst::ClockTime::ZERO,
+                        gst::ClockTime::NONE
+                    ))));
+                }
+            }
+            assert!(q.push(Item::Event(gst::event::Eos::new())));
+            assert_eq!(consumer.join().unwrap(), ITEMS);
+        });
+    }
+
+    #[test]
+    fn shutdown_wakes_a_waiting_consumer() {
+        gst::init().unwrap();
+        within(Duration::from_secs(10), || {
+            let q = Arc::new(PadQueue::with_capacity(8));
+            let consumer = {
+                let q = q.clone();
+                std::thread::spawn(move || q.pop().is_none())
+            };
+            std::thread::sleep(Duration::from_millis(50));
+            q.shutdown();
+            assert!(consumer.join().unwrap(), "a shut down queue yields nothing");
+        });
     }
 
     #[test]
