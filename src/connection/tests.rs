@@ -201,7 +201,7 @@ fn publishing_through_a_tiny_queue_loses_no_wake_up() {
             connection
                 .send(Outgoing::Video {
                     timestamp: i,
-                    payload: payload(i),
+                    payload: payload(i).into(),
                 })
                 .unwrap();
             if i % 3_000 == 0 {
