@@ -9,6 +9,12 @@
 //! Slices handed out keep their allocation alive. Since every allocation is filled before the
 //! next is made, what they keep is at most the bytes received since the oldest one still held
 //! arrived, plus one allocation.
+//!
+//! A used allocation is kept for reuse once nothing points into it any more: a fresh one costs
+//! a page fault per 4 KiB on first touch (the allocator hands memory of this size back to the
+//! system when it is freed), which cost more CPU than all our copies together.
+
+use std::collections::VecDeque;
 
 use bytes::BytesMut;
 
@@ -16,11 +22,21 @@ use bytes::BytesMut;
 const ALLOCATION: usize = 128 * 1024;
 /// A new allocation is made when less than this is left to read into.
 const MIN_READ: usize = 16 * 1024;
+/// Used allocations kept to be reused once free (memory held idle at most this many times
+/// `ALLOCATION`).
+const RETIRED: usize = 3;
 
 #[derive(Default)]
 pub(super) struct ReadBuffer {
     /// Zeroed, not yet read into: the rest of the current allocation.
     spare: BytesMut,
+    /// An empty handle on the current allocation, kept to reclaim it later.
+    current: Option<BytesMut>,
+    /// Handles on earlier allocations, oldest first: each becomes reusable when the slices of
+    /// it handed out are all gone.
+    retired: VecDeque<BytesMut>,
+    #[cfg(test)]
+    fresh_allocations: usize,
 }
 
 impl ReadBuffer {
@@ -44,11 +60,41 @@ impl ReadBuffer {
     /// Starts a new allocation and moves the unprocessed bytes (usually a partial chunk header)
     /// to its front, so that new reads follow them in memory.
     fn start_allocation(&mut self, received: &mut BytesMut) {
-        let mut fresh = BytesMut::zeroed(ALLOCATION.max(received.len() + MIN_READ));
+        let size = ALLOCATION.max(received.len() + MIN_READ);
+        let mut fresh = match self.reuse(size) {
+            Some(reused) => reused,
+            None => {
+                #[cfg(test)]
+                {
+                    self.fresh_allocations += 1;
+                }
+                BytesMut::zeroed(size)
+            }
+        };
+        let handle = fresh.split_off(fresh.len());
         let mut moved = fresh.split_to(received.len());
         moved.copy_from_slice(received);
         *received = moved;
         self.spare = fresh;
+        if let Some(used) = self.current.replace(handle) {
+            if self.retired.len() == RETIRED {
+                self.retired.pop_front();
+            }
+            self.retired.push_back(used);
+        }
+    }
+
+    /// A retired allocation of at least `size` bytes that nothing else uses any more, zeroed.
+    fn reuse(&mut self, size: usize) -> Option<BytesMut> {
+        // Succeeds only for the last handle to an allocation.
+        let index = self
+            .retired
+            .iter_mut()
+            .position(|old| old.try_reclaim(size))?;
+        let mut reused = self.retired.remove(index)?;
+        // Reading needs initialised bytes; the memory is mapped already, so this is cheap.
+        reused.resize(reused.capacity(), 0);
+        Some(reused)
     }
 }
 
@@ -99,6 +145,45 @@ mod tests {
         }
         taken.extend_from_slice(&received);
         assert_eq!(taken, data);
+    }
+
+    #[test]
+    fn an_allocation_is_reused_once_its_slices_are_gone() {
+        let data = vec![5u8; 8 * ALLOCATION];
+        let mut source = Pieces {
+            data: &data,
+            piece: 8 * 1024,
+        };
+        let mut buffer = ReadBuffer::default();
+        let mut received = BytesMut::new();
+        // Reads and consumes everything until `count` new allocations started; returns where.
+        let mut end = 0;
+        let mut read_allocations = |received: &mut BytesMut, count: usize| {
+            let mut starts = Vec::new();
+            while starts.len() < count {
+                assert!(buffer.read_with(|b| source.read(b), received).unwrap() > 0);
+                let at = received.as_ptr() as usize;
+                if at != end {
+                    starts.push(at);
+                }
+                end = at + received.len();
+                received.clear();
+            }
+            starts
+        };
+        let first = read_allocations(&mut received, 1)[0];
+        received.extend_from_slice(&[1]);
+        // A slice still held (a frame downstream) keeps the first allocation from reuse.
+        let held = received.split().freeze();
+        let second = read_allocations(&mut received, 1)[0];
+        assert_ne!(second, first);
+        drop(held);
+        // Released, the first allocation is the next one used, and the next ones after it are
+        // reused too.
+        let third = read_allocations(&mut received, 1)[0];
+        assert_eq!(third, first);
+        read_allocations(&mut received, 4);
+        assert_eq!(buffer.fresh_allocations, 2);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 use bytes::Bytes;
 
 mod payload;
+mod pool;
 mod reader;
 mod writer;
 

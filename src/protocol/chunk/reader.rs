@@ -1,6 +1,10 @@
 //! Reassembling messages from chunks, within limits on what a peer can make us hold.
 
+use std::sync::Arc;
+
 use bytes::{Buf, Bytes, BytesMut};
+
+use super::pool::MessagePool;
 
 use super::{
     ChunkError, DEFAULT_CHUNK_SIZE, EXTENDED, MAX_CHUNK_SIZE, MAX_CHUNK_STREAMS,
@@ -32,6 +36,7 @@ pub struct ChunkReader {
     current: Option<(usize, usize)>,
     /// Bytes received of all partly received messages.
     buffered: usize,
+    pool: Arc<MessagePool>,
 }
 
 /// The fields the last message header on a chunk stream established.
@@ -50,7 +55,7 @@ struct InStream {
     csid: u32,
     header: InHeader,
     /// Payload received so far of a message that spans several chunks.
-    partial: Option<BytesMut>,
+    partial: Option<Vec<u8>>,
 }
 
 /// What the next chunk in the input is, worked out without touching any state.
@@ -112,6 +117,7 @@ impl ChunkReader {
             streams: Vec::new(),
             current: None,
             buffered: 0,
+            pool: Arc::default(),
         }
     }
 
@@ -211,7 +217,7 @@ impl ChunkReader {
                 let capacity = self.first_allocation(length, plan.payload_len.min(input.len()));
                 if let Some(stream) = self.streams.get_mut(slot) {
                     stream.header = header;
-                    stream.partial = Some(BytesMut::with_capacity(capacity));
+                    stream.partial = Some(self.pool.take(capacity));
                 }
             }
             self.current = Some((slot, plan.payload_len));
@@ -248,7 +254,7 @@ impl ChunkReader {
         if partial.len() < header.length as usize {
             return None;
         }
-        let payload = std::mem::take(partial).freeze();
+        let payload = self.pool.freeze(std::mem::take(partial));
         self.buffered -= payload.len();
         let message = message(header, payload);
         if let Some(s) = self.streams.get_mut(slot) {
@@ -421,7 +427,7 @@ mod tests {
         r.streams
             .iter()
             .filter_map(|s| s.partial.as_ref())
-            .map(BytesMut::capacity)
+            .map(Vec::capacity)
             .sum()
     }
 
