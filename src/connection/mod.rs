@@ -307,13 +307,15 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until `done` holds, the deadline passes (returns false) or the element flushes/shuts down.
+    /// Waits until `done` holds, `timeout` passes (returns false) or the element flushes/shuts
+    /// down. The clock is read only when there is something to wait for.
     fn wait_until<'a>(
         &'a self,
         mut inner: MutexGuard<'a, Inner>,
-        deadline: Option<Instant>,
+        timeout: Option<Duration>,
         mut done: impl FnMut(&Inner) -> bool,
     ) -> Result<(MutexGuard<'a, Inner>, bool), ConnectionError> {
+        let mut deadline = None;
         loop {
             if inner.flushing || inner.shutdown {
                 return Err(ConnectionError::Flushing);
@@ -321,10 +323,11 @@ impl Shared {
             if done(&inner) {
                 return Ok((inner, true));
             }
-            let timeout = match deadline {
+            let timeout = match timeout {
                 None => None,
-                Some(deadline) => {
+                Some(timeout) => {
                     let now = Instant::now();
+                    let deadline = *deadline.get_or_insert(now + timeout);
                     if now >= deadline {
                         return Ok((inner, false));
                     }
@@ -455,9 +458,8 @@ impl Connection {
     /// Once the connection has ended and every event was taken, returns the reason it ended
     /// (`Closed` when the server closed the socket).
     pub fn recv(&self, timeout: Option<Duration>) -> Result<Option<SessionEvent>, ConnectionError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
         let inner = self.shared.lock();
-        let (mut inner, ready) = self.shared.wait_until(inner, deadline, |i| {
+        let (mut inner, ready) = self.shared.wait_until(inner, timeout, |i| {
             !i.incoming.is_empty() || i.phase == Phase::Ended
         })?;
         if !ready {
@@ -489,11 +491,9 @@ impl Connection {
         // Once per connection: always wake (a pending wake also ends the next poll at once).
         self.wake();
         let inner = self.shared.lock();
-        let (inner, ended) =
-            self.shared
-                .wait_until(inner, Some(Instant::now() + timeout), |i| {
-                    i.phase == Phase::Ended
-                })?;
+        let (inner, ended) = self
+            .shared
+            .wait_until(inner, Some(timeout), |i| i.phase == Phase::Ended)?;
         if !ended {
             return Err(ConnectionError::Timeout(timeout));
         }

@@ -149,11 +149,15 @@ impl Streamer {
                 }
                 timeout = timeout.min(idle - idle_for);
             }
+            // The clock is read once per event (at full speed the readings add up).
+            let mut elapsed = None;
             let flow = match connection.recv(Some(timeout)) {
                 Ok(Some(event)) => {
                     last_activity = Instant::now();
+                    let arrival = last_activity - self.started;
+                    elapsed = Some(arrival);
                     self.count(&event);
-                    let actions = self.demux.handle(event, self.started.elapsed());
+                    let actions = self.demux.handle(event, arrival);
                     self.apply(actions)
                 }
                 Ok(None) => Flow::Continue(()),
@@ -176,12 +180,12 @@ impl Streamer {
             if flow.is_break() {
                 return connection;
             }
-            if self
-                .demux
-                .next_deadline()
-                .is_some_and(|d| self.started.elapsed() >= d)
-            {
-                let actions = self.demux.tick(self.started.elapsed());
+            if let Some(deadline) = self.demux.next_deadline() {
+                let elapsed = elapsed.unwrap_or_else(|| self.started.elapsed());
+                if elapsed < deadline {
+                    continue;
+                }
+                let actions = self.demux.tick(elapsed);
                 if self.apply(actions).is_break() {
                     return connection;
                 }
