@@ -458,7 +458,22 @@ impl Connection {
     /// Once the connection has ended and every event was taken, returns the reason it ended
     /// (`Closed` when the server closed the socket).
     pub fn recv(&self, timeout: Option<Duration>) -> Result<Option<SessionEvent>, ConnectionError> {
-        let inner = self.shared.lock();
+        self.recv_or(timeout, || {})
+    }
+
+    /// Like [`recv`](Self::recv), calling `before_waiting` first when no event is there yet:
+    /// the caller learns that it has taken every event that arrived together.
+    pub fn recv_or(
+        &self,
+        timeout: Option<Duration>,
+        before_waiting: impl FnOnce(),
+    ) -> Result<Option<SessionEvent>, ConnectionError> {
+        let mut inner = self.shared.lock();
+        if inner.incoming.is_empty() {
+            drop(inner);
+            before_waiting();
+            inner = self.shared.lock();
+        }
         let (mut inner, ready) = self.shared.wait_until(inner, timeout, |i| {
             !i.incoming.is_empty() || i.phase == Phase::Ended
         })?;

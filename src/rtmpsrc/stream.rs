@@ -80,6 +80,7 @@ impl Streamer {
             return;
         };
         let connection = self.stream(connection);
+        self.flush_queues();
         if !self.control.is_shutdown() {
             // Tell the server we are gone (closeStream, deleteStream); bounded, and cut short
             // by a state change flushing the connection.
@@ -151,7 +152,7 @@ impl Streamer {
             }
             // The clock is read once per event (at full speed the readings add up).
             let mut elapsed = None;
-            let flow = match connection.recv(Some(timeout)) {
+            let flow = match connection.recv_or(Some(timeout), || self.flush_queues()) {
                 Ok(Some(event)) => {
                     last_activity = Instant::now();
                     let arrival = last_activity - self.started;
@@ -373,6 +374,13 @@ impl Streamer {
         Flow::Continue(())
     }
 
+    /// Wakes the pad threads for the frames queued since the last call.
+    fn flush_queues(&self) {
+        for queue in [&self.video, &self.audio].into_iter().flatten() {
+            queue.flush();
+        }
+    }
+
     fn queue(&self, kind: StreamKind) -> Option<&Arc<PadQueue>> {
         match kind {
             StreamKind::Video => self.video.as_ref(),
@@ -411,7 +419,8 @@ impl Streamer {
                 buffer.set_flags(gst::BufferFlags::DISCONT);
             }
         }
-        if !queue.push(Item::Buffer(buffer)) {
+        // The pad thread is woken once for all frames that arrived together (see flush_queues).
+        if !queue.push_deferred(Item::Buffer(buffer)) {
             return Flow::Break(());
         }
         let combined = self.imp().pads().combined;

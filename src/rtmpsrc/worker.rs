@@ -73,9 +73,33 @@ impl PadQueue {
 
     /// Queues `item`, waiting while the queue is full. False once shut down.
     pub fn push(&self, item: Item) -> bool {
+        self.push_inner(item, true)
+    }
+
+    /// Like [`push`](Self::push), but leaves a waiting consumer asleep until [`flush`](Self::flush)
+    /// (or a later `push`): a batch of frames then costs one wake-up, not one each.
+    pub fn push_deferred(&self, item: Item) -> bool {
+        self.push_inner(item, false)
+    }
+
+    /// Wakes the consumer for what [`push_deferred`](Self::push_deferred) queued.
+    pub fn flush(&self) {
+        let mut inner = self.lock();
+        let wake = !inner.items.is_empty() && std::mem::take(&mut inner.consumer_waits);
+        drop(inner);
+        if wake {
+            self.changed.notify_all();
+        }
+    }
+
+    fn push_inner(&self, item: Item, wake_consumer: bool) -> bool {
         let size = item.size();
         let mut inner = self.lock();
         while !inner.shutdown && !inner.items.is_empty() && inner.bytes + size > self.capacity {
+            // A full queue must be drained: wake a consumer left asleep by deferred pushes.
+            if std::mem::take(&mut inner.consumer_waits) {
+                self.changed.notify_all();
+            }
             inner.producer_waits = true;
             inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
         }
@@ -85,7 +109,7 @@ impl PadQueue {
         inner.bytes += size;
         inner.items.push_back(item);
         // Cleared here: a consumer still blocked after this wake sets it again before waiting.
-        let wake = std::mem::take(&mut inner.consumer_waits);
+        let wake = wake_consumer && std::mem::take(&mut inner.consumer_waits);
         drop(inner);
         if wake {
             self.changed.notify_all();
@@ -262,6 +286,42 @@ mod tests {
             }
             assert!(q.push(Item::Event(gst::event::Eos::new())));
             assert_eq!(consumer.join().unwrap(), ITEMS);
+        });
+    }
+
+    #[test]
+    fn deferred_pushes_wake_the_consumer_on_flush_or_when_full() {
+        gst::init().unwrap();
+        within(Duration::from_secs(30), || {
+            let q = Arc::new(PadQueue::with_capacity(8));
+            let (got, received) = std::sync::mpsc::channel();
+            let consumer = {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    while let Some(item) = q.pop() {
+                        let eos =
+                            matches!(&item, Item::Event(e) if e.type_() == gst::EventType::Eos);
+                        let _ = got.send(());
+                        if eos {
+                            break;
+                        }
+                    }
+                })
+            };
+            std::thread::sleep(Duration::from_millis(50));
+            // Queued, but the waiting consumer is left asleep until the flush.
+            assert!(q.push_deferred(buffer(4)));
+            assert!(received.recv_timeout(Duration::from_millis(200)).is_err());
+            q.flush();
+            assert!(received.recv_timeout(Duration::from_secs(5)).is_ok());
+            // Many more than fit: a full queue wakes the consumer without any flush.
+            for _ in 0..10_000 {
+                assert!(q.push_deferred(buffer(4)));
+            }
+            assert!(q.push_deferred(Item::Event(gst::event::Eos::new())));
+            q.flush();
+            consumer.join().unwrap();
+            assert_eq!(received.try_iter().count(), 10_001);
         });
     }
 
