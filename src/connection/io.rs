@@ -22,8 +22,8 @@ use crate::protocol::session::{
 
 pub(super) const WAKER: Token = Token(0);
 const SOCKET: Token = Token(1);
-/// Bytes handed to the kernel per vectored write at most (and the most slices per call).
-const MAX_IOV: usize = 64;
+/// Slices per vectored write at most (Linux takes 1024): a message costs about two per chunk.
+const MAX_IOV: usize = 256;
 /// The session's unsent output is kept below this; beyond it, media stays in the bounded queue.
 const MAX_UNSENT: usize = 256 * 1024;
 /// How long a closing publisher waits for the server to close after our half-close.

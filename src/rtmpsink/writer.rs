@@ -221,13 +221,17 @@ impl RtmpWriter {
     }
 }
 
+/// Memories smaller than this are copied rather than held (see push_memories).
+const COPY_BELOW: usize = 2048;
+
 /// Pushes the bytes of `buffer` into `tags`, one piece per memory, each mapped and shared with
 /// the buffer rather than copied: tag bodies taken from them keep the memories alive until
 /// they are on the wire, and reach the socket's `writev` as they are.
 ///
 /// Our muxer's (and flvmux's) tags come in several memories: tag header with the codec header
 /// bytes, the encoder's frame, the trailer. Mapping the whole buffer would merge them into a
-/// temporary copy (kept alive beside the originals); mapping each memory copies nothing.
+/// temporary copy (kept alive beside the originals); mapping each memory copies no frame
+/// larger than [`COPY_BELOW`].
 pub(super) fn push_memories(
     tags: &mut FlvTagReader,
     buffer: &gst::Buffer,
@@ -236,7 +240,14 @@ pub(super) fn push_memories(
         let mapped = memory
             .into_mapped_memory_readable()
             .map_err(|_| glib::bool_error!("cannot map memory readable"))?;
-        tags.push(Bytes::from_owner(mapped));
+        // Small pieces (tag headers, audio frames) are copied: that costs less than keeping the
+        // memory, and a small frame cut from a larger block (as demuxers output them) would
+        // hold the whole block while queued, beyond what max-queue-bytes counts.
+        if mapped.len() < COPY_BELOW {
+            tags.push(Bytes::copy_from_slice(mapped.as_slice()));
+        } else {
+            tags.push(Bytes::from_owner(mapped));
+        }
     }
     Ok(())
 }
@@ -410,7 +421,7 @@ mod tests {
     use crate::flv::tag::{TAG_HEADER_LEN, tag_header};
 
     #[test]
-    fn each_memory_becomes_a_part_without_copying() {
+    fn large_memories_become_parts_without_copying_and_small_ones_are_copied() {
         gst::init().expect("gst init");
         let frame: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
         let frame_buffer = gst::Buffer::from_slice(frame.clone());
@@ -434,7 +445,9 @@ mod tests {
         {
             let head_map = buffer.peek_memory(0).map_readable().unwrap();
             let frame_map = frame_buffer.peek_memory(0).map_readable().unwrap();
-            assert_eq!(parts[0].as_ptr(), head_map[TAG_HEADER_LEN..].as_ptr());
+            // The 16-byte head is copied; the frame is the encoder's memory itself.
+            assert_ne!(parts[0].as_ptr(), head_map[TAG_HEADER_LEN..].as_ptr());
+            assert_eq!(&parts[0][..], &head_map[TAG_HEADER_LEN..]);
             assert_eq!(parts[1].as_ptr(), frame_map.as_ptr());
             assert_eq!(parts[1].len(), frame.len());
         }

@@ -205,7 +205,15 @@ fn the_encoders_memory_reaches_the_tag_body_uncopied() {
     // Muxer, then the writer's conversion: the frame part is the input buffer's own memory.
     let mut h = video_harness();
     h.set_src_caps(h264_caps(66));
-    let input = frame(0, 0, true);
+    // A frame large enough to be held rather than copied (small pieces are copied).
+    let mut nal = vec![0, 0, 0x0F, 0xFC, 0x65];
+    nal.resize(4 + 0x0FFC, 0x88);
+    let mut input = gst::Buffer::from_slice(nal.clone());
+    {
+        let input = input.get_mut().unwrap();
+        input.set_dts(gst::ClockTime::ZERO);
+        input.set_pts(gst::ClockTime::ZERO);
+    }
     let input_ptr = input.peek_memory(0).map_readable().unwrap().as_ptr();
     h.push(input).unwrap();
     h.push_event(gst::event::Eos::new());
@@ -224,5 +232,5 @@ fn the_encoders_memory_reaches_the_tag_body_uncopied() {
     assert_eq!(parts.len(), 2, "FLV video header, then the frame");
     assert_eq!(&parts[0][..], &[0x17, 0x01, 0, 0, 0]);
     assert_eq!(parts[1].as_ptr(), input_ptr);
-    assert_eq!(&parts[1][..], &[0, 0, 0, 2, 0x65, 0x88]);
+    assert_eq!(&parts[1][..], &nal[..]);
 }
