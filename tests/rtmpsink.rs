@@ -498,3 +498,30 @@ fn live_input_is_sent_without_waiting_for_the_pipeline_latency() {
         "first video frame sent after {first_sent:?} with a pipeline latency of {latency:?}"
     );
 }
+
+/// FFmpeg as the server answers FCPublish with a bare `onFCPublish` (a name and nothing else):
+/// the publish goes on, and FFmpeg records every frame.
+#[test]
+fn publishes_to_ffmpeg_acting_as_the_server() {
+    let dir = common::TempDir::new("ffmpeg-server");
+    let server = common::FfmpegServer::start(&dir);
+    let outcome = run(
+        &format!(
+            "{VIDEO_320} ! rtmpsink name=s location={} sync=false \
+             audiotestsrc num-buffers=40 samplesperbuffer=1024 ! audio/x-raw,rate=44100,channels=2 \
+             ! voaacenc ! aacparse ! s.",
+            server.url
+        ),
+        Duration::from_secs(30),
+    );
+    outcome.assert_eos();
+    let (recording, finished) = server.finish(Duration::from_secs(10));
+    finished.assert_success("ffmpeg -listen 1");
+    let probe = probe(&recording);
+    assert_eq!(probe.video().and_then(|v| v.nb_read_frames), Some(50));
+    assert_eq!(
+        probe.audio().and_then(|a| a.nb_read_frames),
+        Some(outcome.buffers["audio"])
+    );
+    assert_eq!(decode_errors(&recording), "");
+}

@@ -109,7 +109,7 @@ pub enum MessageError {
     TooShort { type_id: u8, len: usize },
     #[error("bad AMF in message type {type_id}: {source}")]
     Amf { type_id: u8, source: AmfError },
-    #[error("command message without a name or transaction id")]
+    #[error("command message without a name, or with a transaction id that is not a number")]
     MalformedCommand,
     #[error("aggregate message is malformed")]
     MalformedAggregate,
@@ -345,8 +345,15 @@ fn parse_command(raw: &RawMessage) -> Result<Message, MessageError> {
         Amf0Value::AvmPlus(Amf3Value::String(s)) => s,
         _ => return Err(MessageError::MalformedCommand),
     };
+    // FFmpeg's server answers FCPublish with a bare `onFCPublish`: a name and nothing else.
     if body.is_empty() {
-        return Err(MessageError::MalformedCommand);
+        return Ok(Message::Command {
+            stream_id: raw.stream_id,
+            name,
+            transaction_id: 0.0,
+            command_object: Amf0Value::Null,
+            args: Vec::new(),
+        });
     }
     let transaction_id = match amf0::decode(&mut body).map_err(amf)? {
         Amf0Value::Number(n) => n,

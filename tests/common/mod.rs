@@ -92,3 +92,45 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Waits until something listens on 127.0.0.1:`port`, read from /proc/net/tcp so that no
+/// connection is made: FFmpeg's `-listen 1` server takes the first one as its only client.
+pub fn wait_listening(port: u16, timeout: Duration) -> bool {
+    let needle = format!("0100007F:{port:04X} 00000000:0000 0A");
+    wait_until(timeout, || {
+        std::fs::read_to_string("/proc/net/tcp").is_ok_and(|t| t.contains(&needle))
+    })
+}
+
+/// FFmpeg as an RTMP server (`-listen 1`) on a free port, copying what is published to
+/// `rtmp://127.0.0.1:PORT/live/key` into an FLV file; `url` is what a publisher uses.
+pub struct FfmpegServer {
+    pub url: String,
+    pub out: PathBuf,
+    proc: Proc,
+}
+
+impl FfmpegServer {
+    pub fn start(dir: &TempDir) -> FfmpegServer {
+        let port = free_port();
+        let url = format!("rtmp://127.0.0.1:{port}/live/key");
+        let out = dir.join("ffmpeg-server.flv");
+        let proc = Proc::spawn(
+            std::process::Command::new("ffmpeg")
+                .args(["-nostdin", "-v", "error", "-listen", "1", "-i"])
+                .arg(&url)
+                .args(["-c", "copy", "-f", "flv"])
+                .arg(&out),
+        );
+        assert!(
+            wait_listening(port, Duration::from_secs(10)),
+            "ffmpeg -listen 1 does not listen on port {port}"
+        );
+        FfmpegServer { url, out, proc }
+    }
+
+    /// Waits for FFmpeg to end (it does once the publisher disconnects).
+    pub fn finish(self, timeout: Duration) -> (PathBuf, Finished) {
+        (self.out, self.proc.finish(timeout))
+    }
+}

@@ -556,11 +556,21 @@ mod amf {
     }
 
     #[test]
+    fn name_only_command_as_ffmpeg_server_answers_fcpublish() {
+        // FFmpeg's rtmpproto.c (listen mode) writes just the string "onFCPublish".
+        let bytes = [&hex("02 000b")[..], b"onFCPublish"].concat();
+        let parsed = Message::parse(raw(20, 0, 0, &bytes)).unwrap();
+        assert_eq!(
+            parsed,
+            command(0, "onFCPublish", 0.0, Amf0Value::Null, vec![])
+        );
+    }
+
+    #[test]
     fn malformed_commands() {
         for bytes in [
             "",                         // empty
             "00",                       // AMF3 format byte only (type 17 below)
-            "02 0004 74657374",         // name only
             "00 3ff0000000000000",      // number where the name should be
             "02 0004 74657374 02 0000", // string where the transaction id should be
         ] {
