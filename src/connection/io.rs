@@ -341,6 +341,16 @@ impl Io {
         }
         inner.stats = session.stats();
         let mut moved = false;
+        if session.state() == SessionState::Playing {
+            // A player queues only seeks and pauses.
+            while let Some(item) = inner.outgoing.pop_front() {
+                match item {
+                    Outgoing::Seek(ms) => session.seek(ms)?,
+                    Outgoing::Pause { pause, ms } => session.pause(pause, ms)?,
+                    other => gst::debug!(CAT, "ignoring {other:?} while playing"),
+                }
+            }
+        }
         while self.unsent < MAX_UNSENT && session.state() == SessionState::Publishing {
             let Some(item) = inner.outgoing.pop_front() else {
                 break;
@@ -353,6 +363,7 @@ impl Io {
                 Outgoing::Video { timestamp, payload } => session.send_video(timestamp, payload)?,
                 Outgoing::Data { timestamp, payload } => session.send_data(timestamp, payload)?,
                 Outgoing::ChunkSize(size) => session.set_chunk_size(size),
+                Outgoing::Seek(_) | Outgoing::Pause { .. } => {}
             }
         }
         if inner.close_requested && !*closing && inner.outgoing.is_empty() {

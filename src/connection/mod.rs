@@ -233,6 +233,13 @@ pub enum Outgoing {
         payload: Payload,
     },
     ChunkSize(u32),
+    /// Playing a recording: move to this many milliseconds.
+    Seek(u32),
+    /// Playing a recording: pause or resume, at this position in milliseconds.
+    Pause {
+        pause: bool,
+        ms: u32,
+    },
 }
 
 impl Outgoing {
@@ -241,7 +248,7 @@ impl Outgoing {
             Outgoing::Audio { payload, .. }
             | Outgoing::Video { payload, .. }
             | Outgoing::Data { payload, .. } => payload.len(),
-            Outgoing::ChunkSize(_) => 0,
+            Outgoing::ChunkSize(_) | Outgoing::Seek(_) | Outgoing::Pause { .. } => 0,
         }
     }
 }
@@ -451,6 +458,19 @@ impl Connection {
         if wake {
             self.wake();
         }
+        Ok(())
+    }
+
+    /// Sends a seek or pause of a played recording (never waits: they take no room).
+    pub fn send_control(&self, item: Outgoing) -> Result<(), ConnectionError> {
+        let mut inner = self.shared.lock();
+        if inner.phase == Phase::Ended {
+            return Err(inner.error.clone().unwrap_or(ConnectionError::Closed));
+        }
+        inner.outgoing.push_back(item);
+        drop(inner);
+        // Rare: always wake, the I/O thread may sleep in poll with nothing else to do.
+        self.wake();
         Ok(())
     }
 

@@ -127,6 +127,27 @@ pub fn play(stream_id: u32, stream: &str, start: f64) -> Message {
     )
 }
 
+/// Moves a recorded stream to `ms` milliseconds (the server answers `NetStream.Seek.Notify`).
+pub fn seek(stream_id: u32, ms: f64) -> Message {
+    stream_command(stream_id, "seek", vec![Amf0Value::Number(ms)])
+}
+
+/// Pauses (`pause` true) or resumes a recorded stream; `ms` is where the client is, as Flash
+/// Player and FFmpeg send it.
+pub fn pause(stream_id: u32, pause: bool, ms: f64) -> Message {
+    stream_command(
+        stream_id,
+        "pause",
+        vec![Amf0Value::Boolean(pause), Amf0Value::Number(ms)],
+    )
+}
+
+/// Asks for a recording's length in seconds (FMS, Wowza and Red5 answer with `_result`),
+/// as FFmpeg does before `play` unless it only wants a live stream.
+pub fn get_stream_length(transaction_id: f64, stream: &str) -> Message {
+    command("getStreamLength", transaction_id, vec![string(stream)])
+}
+
 pub fn close_stream(stream_id: u32) -> Message {
     stream_command(stream_id, "closeStream", vec![])
 }
@@ -258,6 +279,49 @@ mod tests {
             Some(&Amf0Value::Number(252.0))
         );
         assert_eq!(args, vec![Amf0Value::Boolean(true)]);
+    }
+
+    fn encoded(message: &Message) -> (u32, String) {
+        let raw = message.to_raw(0, 1);
+        let hex: String = raw.payload.iter().map(|b| format!("{b:02x}")).collect();
+        (raw.stream_id, hex)
+    }
+
+    #[test]
+    fn seek_and_pause_encode_as_flash_player_sends_them() {
+        // "seek", 0, null, 10000 on the media stream.
+        assert_eq!(
+            encoded(&seek(1, 10000.0)),
+            (
+                1,
+                "0200047365656b".to_owned() + "000000000000000000" + "05" + "0040c3880000000000"
+            )
+        );
+        // "pause", 0, null, true, 5000.
+        assert_eq!(
+            encoded(&pause(1, true, 5000.0)),
+            (
+                1,
+                "0200057061757365".to_owned()
+                    + "000000000000000000"
+                    + "05"
+                    + "0101"
+                    + "0040b3880000000000"
+            )
+        );
+        // "getStreamLength", 2, null, "talk.flv" on the connection's stream 0.
+        let Message::Command { stream_id, .. } = get_stream_length(2.0, "talk.flv") else {
+            panic!("not a command")
+        };
+        assert_eq!(stream_id, 0);
+        assert_eq!(
+            encoded(&get_stream_length(2.0, "talk.flv")).1,
+            "02000f67657453747265616d4c656e677468".to_owned()
+                + "004000000000000000"
+                + "05"
+                + "020008"
+                + "74616c6b2e666c76"
+        );
     }
 
     #[test]

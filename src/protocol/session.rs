@@ -30,6 +30,7 @@ pub use types::*;
 enum Pending {
     Connect,
     CreateStream,
+    StreamLength,
     /// releaseStream/FCPublish/FCUnpublish/deleteStream: answers (if any) need no action.
     Ignored,
 }
@@ -199,6 +200,25 @@ impl ClientSession {
     ) -> Result<(), SessionError> {
         let payload = payload.into();
         self.send_stream_message(csid::DATA, type_id::DATA_AMF0, timestamp, &payload)
+    }
+
+    /// Moves a played recording to `ms` milliseconds. Media already on its way keeps coming
+    /// until the server's `NetStream.Seek.Notify`: the caller drops what arrives before it.
+    pub fn seek(&mut self, ms: u32) -> Result<(), SessionError> {
+        if self.state != SessionState::Playing {
+            return Err(SessionError::NotPlaying);
+        }
+        self.send_command(&command::seek(self.stream_id, f64::from(ms)));
+        Ok(())
+    }
+
+    /// Pauses (or resumes) a played recording; `ms` is the client's position.
+    pub fn pause(&mut self, pause: bool, ms: u32) -> Result<(), SessionError> {
+        if self.state != SessionState::Playing {
+            return Err(SessionError::NotPlaying);
+        }
+        self.send_command(&command::pause(self.stream_id, pause, f64::from(ms)));
+        Ok(())
     }
 
     /// Changes the outgoing chunk size (sends Set Chunk Size first).
@@ -538,6 +558,17 @@ impl ClientSession {
                     }
                 }
             }
+            Some(Pending::StreamLength) => {
+                // nginx-rtmp does not know the command; servers that do answer in seconds.
+                let seconds = args.iter().find_map(Amf0Value::as_number);
+                if let (true, Some(seconds)) = (success, seconds)
+                    && seconds.is_finite()
+                    && seconds > 0.0
+                {
+                    self.events.push_back(SessionEvent::StreamLength(seconds));
+                }
+                Ok(())
+            }
             Some(Pending::Ignored) | None => Ok(()),
         }
     }
@@ -595,6 +626,10 @@ impl ClientSession {
                 start,
                 buffer_ms,
             } => {
+                if self.config.query_stream_length {
+                    let txn = self.next_transaction(Pending::StreamLength);
+                    self.send_command(&command::get_stream_length(txn, &stream));
+                }
                 self.send_command(&command::play(stream_id, &stream, start));
                 self.send_message(
                     csid::PROTOCOL_CONTROL,

@@ -106,6 +106,11 @@ pub enum Action {
     },
     /// Something the user should see once, e.g. an unsupported codec.
     Warning(String),
+    /// A new segment on every pad, before the buffers that follow (a recording after a seek).
+    Segment {
+        segment: gst::FormattedSegment<gst::ClockTime>,
+        seqnum: gst::Seqnum,
+    },
     /// The publisher stopped.
     Eos(EndReason),
     /// The server ended the session (the `close` command or `NetConnection.Connect.Closed`).
@@ -190,10 +195,30 @@ impl Demuxer {
     /// is a DISCONT, and video waits for a keyframe again.
     pub fn restart_timelines(&mut self) {
         for stream in [&mut self.video, &mut self.audio] {
-            stream.timeline = Timeline::default();
+            stream.timeline.restart();
             stream.first = true;
             stream.keyframe_seen = false;
         }
+    }
+
+    /// Maps a recording: timestamps are positions in it, and a jump back is kept as it is.
+    pub fn set_recorded(&mut self) {
+        for stream in [&mut self.video, &mut self.audio] {
+            stream.timeline = Timeline::recorded();
+        }
+    }
+
+    /// After a seek: timelines start over, video waits for a keyframe, and the stream may
+    /// flow again after it had ended.
+    pub fn restart_after_seek(&mut self) {
+        self.restart_timelines();
+        self.ended = false;
+    }
+
+    /// The duration onMetaData gave, in milliseconds.
+    pub fn metadata_duration_ms(&self) -> Option<u64> {
+        let seconds = self.meta.as_ref()?.duration?;
+        (seconds.is_finite() && seconds > 0.0).then_some((seconds * 1000.0) as u64)
     }
 
     /// Whether the pad of `kind` exists.
@@ -528,6 +553,17 @@ impl Demuxer {
             },
             None => return,
         };
+        if name == "onPlayStatus" {
+            // nginx-rtmp and FMS say a recording is complete with a data message.
+            let code = rest
+                .iter()
+                .find_map(|v| v.get("code"))
+                .and_then(Amf0Value::as_str);
+            if code == Some("NetStream.Play.Complete") {
+                self.end(EndReason::Status("NetStream.Play.Complete".into()), out);
+                return;
+            }
+        }
         let text = amf_text(rest);
         if name == "|RtmpSampleAccess" {
             // Flash Player permissions that every nginx/Wowza play starts with.

@@ -15,6 +15,8 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::demux::StreamKind;
+use super::probe::Probed;
+use super::recorded::{SeekRequest, Snap};
 use super::stream::{ConnectionSlot, Streamer};
 use super::worker::PadQueue;
 use crate::connection::{ConnectOptions, Connection};
@@ -36,6 +38,21 @@ pub const DEFAULT_LATENCY: u32 = 200;
 /// Off by default: a player usually wants to know that the stream went away.
 pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 0;
 pub const DEFAULT_RECONNECT_DELAY_MS: u32 = 2000;
+pub const DEFAULT_STREAM_TYPE: StreamType = StreamType::Auto;
+
+/// Whether the stream is live or a recording (rtmp2's and FFmpeg's `rtmp_live` choices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRsRtmpSrcStreamType")]
+pub enum StreamType {
+    /// Decided when starting, from what the server says (StreamIsRecorded).
+    #[default]
+    #[enum_value(name = "Decide from what the server says when starting", nick = "auto")]
+    Auto,
+    #[enum_value(name = "Live stream", nick = "live")]
+    Live,
+    #[enum_value(name = "Recorded stream (seekable)", nick = "recorded")]
+    Recorded,
+}
 
 /// Everything the element's properties set.
 #[derive(Debug, Clone)]
@@ -53,6 +70,7 @@ pub struct SrcSettings {
     pub reconnect_attempts: u32,
     /// Milliseconds before the first attempt; doubles for each next one (at most 10 s).
     pub reconnect_delay: u32,
+    pub stream_type: StreamType,
 }
 
 impl Default for SrcSettings {
@@ -65,6 +83,7 @@ impl Default for SrcSettings {
             latency: DEFAULT_LATENCY,
             reconnect_attempts: DEFAULT_RECONNECT_ATTEMPTS,
             reconnect_delay: DEFAULT_RECONNECT_DELAY_MS,
+            stream_type: DEFAULT_STREAM_TYPE,
         }
     }
 }
@@ -99,6 +118,13 @@ struct ControlInner {
     shutdown: bool,
     /// Set by `send_event(eos)`: the thread ends the stream.
     eos_requested: bool,
+    /// A recording: non-live, seekable. Fixed before READY->PAUSED returns.
+    recorded: bool,
+    /// A seek waiting for the streaming thread (the pads are already flushing).
+    seek: Option<SeekRequest>,
+    /// The streaming thread still runs (it carries out seeks).
+    streaming: bool,
+    duration: Option<gst::ClockTime>,
     connection: Option<Arc<Connection>>,
     /// The pads' pushing threads and their queues.
     workers: Vec<(Arc<PadQueue>, JoinHandle<()>)>,
@@ -132,6 +158,51 @@ impl Control {
 
     pub fn is_shutdown(&self) -> bool {
         self.lock().shutdown
+    }
+
+    pub fn is_playing(&self) -> bool {
+        self.lock().playing
+    }
+
+    pub fn is_recorded(&self) -> bool {
+        self.lock().recorded
+    }
+
+    fn set_recorded(&self, recorded: bool) {
+        self.lock().recorded = recorded;
+    }
+
+    pub fn set_streaming(&self, streaming: bool) {
+        self.lock().streaming = streaming;
+    }
+
+    pub fn set_duration(&self, duration: gst::ClockTime) {
+        self.lock().duration = Some(duration);
+    }
+
+    fn duration(&self) -> Option<gst::ClockTime> {
+        self.lock().duration
+    }
+
+    /// Hands a seek to the streaming thread; false when nobody is there to carry it out.
+    fn request_seek(&self, request: SeekRequest) -> bool {
+        let mut inner = self.lock();
+        if inner.shutdown || !inner.streaming {
+            return false;
+        }
+        // A newer seek replaces one not started yet.
+        inner.seek = Some(request);
+        // Room in the queues wakes a streaming thread waiting to push.
+        for (queue, _) in &inner.workers {
+            queue.clear();
+        }
+        drop(inner);
+        self.changed.notify_all();
+        true
+    }
+
+    pub fn take_seek(&self) -> Option<SeekRequest> {
+        self.lock().seek.take()
     }
 
     pub fn take_eos_request(&self) -> bool {
@@ -258,6 +329,17 @@ impl RtmpSrc {
         self.run.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Forgets the flow returns (a seek flushed every pad).
+    pub fn reset_flows(&self) {
+        let mut pads = self.pads();
+        pads.combiner.reset();
+        pads.combined = Ok(gst::FlowSuccess::Ok);
+    }
+
+    fn control(&self) -> Option<Arc<Control>> {
+        self.run().as_ref().map(|run| run.control.clone())
+    }
+
     /// Records a pad thread's flow return.
     pub fn update_flow(&self, pad: &gst::Pad, flow: Result<gst::FlowSuccess, gst::FlowError>) {
         let mut pads = self.pads();
@@ -349,34 +431,119 @@ impl RtmpSrc {
     }
 
     fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        let control = self.control();
+        let recorded = control.as_ref().is_some_and(|c| c.is_recorded());
+        let duration = control.as_ref().and_then(|c| c.duration());
         match query.view_mut() {
             gst::QueryViewMut::Latency(q) => {
-                let latency = gst::ClockTime::from_mseconds(u64::from(self.settings().latency));
-                q.set(true, latency, gst::ClockTime::NONE);
+                if recorded {
+                    q.set(false, gst::ClockTime::ZERO, gst::ClockTime::NONE);
+                } else {
+                    let latency = gst::ClockTime::from_mseconds(u64::from(self.settings().latency));
+                    q.set(true, latency, gst::ClockTime::NONE);
+                }
                 true
             }
             gst::QueryViewMut::Seeking(q) => {
                 let format = q.format();
-                q.set(
-                    false,
-                    gst::GenericFormattedValue::none_for_format(format),
-                    gst::GenericFormattedValue::none_for_format(format),
-                );
+                if recorded && format == gst::Format::Time {
+                    q.set(true, gst::ClockTime::ZERO, duration);
+                } else {
+                    q.set(
+                        false,
+                        gst::GenericFormattedValue::none_for_format(format),
+                        gst::GenericFormattedValue::none_for_format(format),
+                    );
+                }
                 true
             }
+            gst::QueryViewMut::Duration(q) if q.format() == gst::Format::Time => match duration {
+                Some(duration) if recorded => {
+                    q.set(duration);
+                    true
+                }
+                _ => false,
+            },
             _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
         }
     }
 
     fn src_event(&self, _pad: &gst::Pad, event: gst::Event) -> bool {
         match event.view() {
-            gst::EventView::Seek(_) => {
-                gst::debug!(CAT, imp = self, "live RTMP streams cannot seek");
-                false
-            }
+            gst::EventView::Seek(seek) => self.seek(&event, seek),
             // Reconfigure, QoS, latency, navigation: nothing to do for a network source.
             _ => true,
         }
+    }
+
+    /// A seek in a recording: checked here, the pads flushed, carried out by the streaming
+    /// thread (which sends the RTMP seek and the new segment).
+    fn seek(&self, event: &gst::Event, seek: &gst::event::Seek) -> bool {
+        let (rate, flags, start_type, start, stop_type, stop) = seek.get();
+        let refuse = |why: &str| {
+            gst::debug!(CAT, imp = self, "refusing seek: {why}");
+            false
+        };
+        let Some(control) = self.control() else {
+            return refuse("not started");
+        };
+        if !control.is_recorded() {
+            return refuse("live streams cannot seek (stream-type=recorded makes it a recording)");
+        }
+        if rate != 1.0 {
+            return refuse("only rate 1.0 is supported");
+        }
+        if flags.contains(gst::SeekFlags::SEGMENT) {
+            return refuse("segment seeks are not supported");
+        }
+        if !flags.contains(gst::SeekFlags::FLUSH) {
+            return refuse("only flushing seeks are supported");
+        }
+        if start_type != gst::SeekType::Set {
+            return refuse("the start position must be set");
+        }
+        let (gst::GenericFormattedValue::Time(start), gst::GenericFormattedValue::Time(stop)) =
+            (start, stop)
+        else {
+            return refuse("only TIME seeks are supported");
+        };
+        let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+        segment.set_duration(control.duration());
+        if segment
+            .do_seek(rate, flags, start_type, start, stop_type, stop)
+            .is_none()
+        {
+            return refuse("invalid positions");
+        }
+        let snap = if flags.contains(gst::SeekFlags::ACCURATE)
+            || !flags.contains(gst::SeekFlags::KEY_UNIT)
+        {
+            Snap::Accurate
+        } else if flags.contains(gst::SeekFlags::SNAP_AFTER)
+            && !flags.contains(gst::SeekFlags::SNAP_BEFORE)
+        {
+            Snap::KeyAfter
+        } else {
+            Snap::KeyBefore
+        };
+        let seqnum = event.seqnum();
+        gst::debug!(CAT, imp = self, "seek to {} ({snap:?})", start.display());
+        let pads = self.pads().all();
+        for pad in &pads {
+            pad.push_event(gst::event::FlushStart::builder().seqnum(seqnum).build());
+        }
+        let request = SeekRequest {
+            segment,
+            snap,
+            seqnum,
+        };
+        if !control.request_seek(request) {
+            for pad in &pads {
+                pad.push_event(gst::event::FlushStop::builder(true).seqnum(seqnum).build());
+            }
+            return refuse("the stream has ended");
+        }
+        true
     }
 
     fn start(&self) -> Result<(), gst::StateChangeError> {
@@ -393,7 +560,38 @@ impl RtmpSrc {
         );
         *self.stats_state() = StatsState::default();
         let control = Arc::new(Control::default());
-        let streamer = Streamer::new(self.obj().clone(), control.clone(), settings, options);
+        let probed = match settings.stream_type {
+            StreamType::Live => None,
+            StreamType::Recorded => {
+                control.set_recorded(true);
+                None
+            }
+            // Without connecting now there is nothing to decide from: live, as before.
+            StreamType::Auto if !settings.common.async_connect => None,
+            StreamType::Auto => {
+                let probed = Probed::run(options.clone());
+                control.set_recorded(probed.recorded);
+                Some(probed)
+            }
+        };
+        gst::info!(
+            CAT,
+            imp = self,
+            "{} stream",
+            if control.is_recorded() {
+                "recorded"
+            } else {
+                "live"
+            }
+        );
+        control.set_streaming(true);
+        let streamer = Streamer::new(
+            self.obj().clone(),
+            control.clone(),
+            settings,
+            options,
+            probed,
+        );
         let thread = std::thread::Builder::new()
             .name("rtmpsrc".into())
             .spawn(move || streamer.run())
@@ -443,17 +641,30 @@ impl RtmpSrc {
             run.control.set_playing(playing);
         }
     }
+
+    fn is_recorded(&self) -> bool {
+        self.control().is_some_and(|c| c.is_recorded())
+    }
 }
 
 /// Connection options from the element's settings.
 fn connect_options(settings: &SrcSettings) -> Result<ConnectOptions, gst::ErrorMessage> {
+    let start = match settings.stream_type {
+        // -2: live if there is a live stream of that name, else a recording (rtmp2, FFmpeg).
+        StreamType::Auto => -2.0,
+        // -1: live only.
+        StreamType::Live => -1.0,
+        StreamType::Recorded => 0.0,
+    };
     let mode = SessionMode::Play {
         stream: settings.common.location.stream.clone(),
-        // -2: live if there is a live stream of that name, else a recording (rtmp2, FFmpeg).
-        start: -2.0,
+        start,
         buffer_ms: settings.buffer_length,
     };
-    ConnectOptions::from_settings(&settings.common, mode)
+    let mut options = ConnectOptions::from_settings(&settings.common, mode)?;
+    // As FFmpeg: ask for the length unless only a live stream will do.
+    options.session.query_stream_length = settings.stream_type != StreamType::Live;
+    Ok(options)
 }
 
 #[glib::object_subclass]
@@ -505,6 +716,12 @@ impl ObjectImpl for RtmpSrc {
                     .default_value(DEFAULT_RECONNECT_DELAY_MS)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder::<StreamType>("stream-type")
+                    .nick("Stream type")
+                    .blurb("Live or recorded: auto decides when going to PAUSED from what the server says (StreamIsRecorded); a recording prerolls, seeks and pauses, a live stream is a live source")
+                    .default_value(DEFAULT_STREAM_TYPE)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Stats")
                     .blurb("Connection and media statistics")
@@ -530,6 +747,7 @@ impl ObjectImpl for RtmpSrc {
             "reconnect-delay" => {
                 settings.reconnect_delay = value.get().expect("type checked upstream")
             }
+            "stream-type" => settings.stream_type = value.get().expect("type checked upstream"),
             "latency" => {
                 settings.latency = value.get().expect("type checked upstream");
                 drop(settings);
@@ -553,6 +771,7 @@ impl ObjectImpl for RtmpSrc {
             "latency" => self.settings().latency.to_value(),
             "reconnect-attempts" => self.settings().reconnect_attempts.to_value(),
             "reconnect-delay" => self.settings().reconnect_delay.to_value(),
+            "stream-type" => self.settings().stream_type.to_value(),
             "stats" => self.stats().to_value(),
             _ => self.settings().common.property(pspec),
         }
@@ -572,7 +791,7 @@ impl ElementImpl for RtmpSrc {
             gst::subclass::ElementMetadata::new(
                 "RTMP source",
                 "Source/Network",
-                "Plays a live RTMP stream as H.264, AAC and MP3 elementary streams",
+                "Plays a live or recorded RTMP stream as H.264, AAC and MP3 elementary streams",
                 "gst-plugin-rtmp developers",
             )
         });
@@ -627,8 +846,10 @@ impl ElementImpl for RtmpSrc {
         }
         let success = self.parent_change_state(transition)?;
         Ok(match transition {
-            // Live: nothing to preroll.
-            gst::StateChange::ReadyToPaused | gst::StateChange::PlayingToPaused => {
+            // Live: nothing to preroll. A recording prerolls like a file.
+            gst::StateChange::ReadyToPaused | gst::StateChange::PlayingToPaused
+                if !self.is_recorded() =>
+            {
                 gst::StateChangeSuccess::NoPreroll
             }
             _ => success,

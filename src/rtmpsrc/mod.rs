@@ -10,6 +10,8 @@ use gst::prelude::*;
 
 pub mod demux;
 mod imp;
+mod probe;
+mod recorded;
 mod stream;
 mod time;
 mod worker;

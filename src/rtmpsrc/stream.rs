@@ -3,10 +3,16 @@
 //! Buffers and serialized events go through each pad's queue to its own pushing thread
 //! ([`super::worker`]); this thread only adds pads and takes the flow returns into account.
 //!
+//! Two timing policies: a live stream is stamped on the pipeline clock as it arrives and, once
+//! it has played, drops what arrives while paused (it resumes at the live edge); a recording
+//! keeps its own positions as timestamps, prerolls, seeks and pauses the server
+//! ([`super::recorded`] decides what to drop around a seek or resume).
+//!
 //! Each wait is bounded or cancelled: `wait_ready`/`recv`/`close` return `Flushing` once the
 //! element flushes the connection, the pause wait ends on shutdown, and pushes return FLUSHING
 //! once the pads are deactivated.
 
+use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +22,10 @@ use gst::subclass::prelude::*;
 
 use super::demux::{Action, Demuxer, EndReason, Frame, LiveClock, StreamKind};
 use super::imp::{CAT, Control, SrcSettings};
+use super::probe::Probed;
+use super::recorded::{Playback, SeekRequest, SeekStart};
 use super::worker::{self, Item, PadQueue};
-use crate::connection::{ConnectOptions, Connection, ConnectionError, Direction};
+use crate::connection::{ConnectOptions, Connection, ConnectionError, Direction, Outgoing};
 use crate::protocol::session::{MediaKind, SessionError, SessionEvent};
 
 /// How often the thread wakes without data: EOS requests, the no-more-pads wait.
@@ -26,6 +34,8 @@ const TICK: Duration = Duration::from_millis(100);
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
 /// The polite close (closeStream/deleteStream) after the end may take this long.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A recording's pad queues hold the playback buffer plus this much.
+const RECORDED_QUEUE_MARGIN: gst::ClockTime = gst::ClockTime::from_seconds(1);
 
 /// Where the thread keeps the connection so the element can flush it.
 pub trait ConnectionSlot {
@@ -48,6 +58,21 @@ pub struct Streamer {
     /// The queues of the pad threads.
     video: Option<Arc<PadQueue>>,
     audio: Option<Arc<PadQueue>>,
+    /// What the probe found before this thread started, if it ran.
+    probed: Option<Probed>,
+    /// Events read by the probe, handled before anything newer.
+    pending: VecDeque<SessionEvent>,
+    recorded: bool,
+    playback: Playback,
+    /// PLAYING was reached (live: until then the thread waits; recorded: a pause from here
+    /// on pauses the server).
+    played: bool,
+    /// Live: media is being dropped while paused; the next buffers start at the live edge.
+    live_paused: bool,
+    /// Recorded: the server sends (we have not paused it).
+    server_playing: bool,
+    /// Recorded: EOS went downstream; a seek can start the stream again.
+    ended: bool,
 }
 
 impl Streamer {
@@ -56,18 +81,32 @@ impl Streamer {
         control: Arc<Control>,
         settings: SrcSettings,
         options: ConnectOptions,
+        probed: Option<Probed>,
     ) -> Self {
+        let recorded = control.is_recorded();
+        let mut demux = Demuxer::new();
+        if recorded {
+            demux.set_recorded();
+        }
         Streamer {
             element,
             control,
             settings,
             options,
-            demux: Demuxer::new(),
+            demux,
             clock: LiveClock::default(),
             started: Instant::now(),
             group_id: gst::GroupId::next(),
             video: None,
             audio: None,
+            probed,
+            pending: VecDeque::new(),
+            recorded,
+            playback: Playback::new(),
+            played: false,
+            live_paused: false,
+            server_playing: true,
+            ended: false,
         }
     }
 
@@ -77,9 +116,11 @@ impl Streamer {
 
     pub fn run(mut self) {
         let Some(connection) = self.connect() else {
+            self.control.set_streaming(false);
             return;
         };
         let connection = self.stream(connection);
+        self.control.set_streaming(false);
         self.flush_queues();
         if !self.control.is_shutdown() {
             // Tell the server we are gone (closeStream, deleteStream); bounded, and cut short
@@ -96,11 +137,20 @@ impl Streamer {
     /// Starts the connection (at once, or once PLAYING without async-connect) and waits for
     /// the play to start. `None` when stopped or failed (the error is posted).
     fn connect(&mut self) -> Option<Arc<Connection>> {
-        if !self.settings.common.async_connect {
-            self.control.wait_playing()?;
-        }
-        let connection = match Connection::start(self.options.clone()) {
-            Ok(c) => Arc::new(c),
+        let started = match self.probed.take() {
+            Some(probed) => {
+                self.pending = probed.events.into();
+                probed.connection
+            }
+            None => {
+                if !self.settings.common.async_connect {
+                    self.control.wait_playing()?;
+                }
+                Connection::start(self.options.clone()).map(Arc::new)
+            }
+        };
+        let connection = match started {
+            Ok(c) => c,
             Err(err) => {
                 self.fail_connection(&err);
                 return None;
@@ -130,16 +180,36 @@ impl Streamer {
         };
         let mut last_activity = Instant::now();
         loop {
-            match self.control.wait_playing() {
-                None => return connection,
-                // Time spent paused does not count as idle.
-                Some(true) => last_activity = Instant::now(),
-                Some(false) => {}
+            if !self.recorded && !self.played {
+                // A live source pushes nothing before PLAYING.
+                if self.control.wait_playing().is_none() {
+                    return connection;
+                }
+                self.played = true;
+                last_activity = Instant::now();
+            }
+            if self.control.is_shutdown() {
+                return connection;
             }
             if self.control.take_eos_request() {
                 gst::info!(CAT, obj = self.element, "EOS requested by the application");
                 self.end_of_stream("the application asked for EOS");
                 return connection;
+            }
+            let playing = self.control.is_playing();
+            if !playing {
+                // Time spent paused does not count as idle.
+                last_activity = Instant::now();
+            }
+            if self.recorded {
+                if let Some(request) = self.control.take_seek()
+                    && self.start_seek(request, &connection).is_break()
+                {
+                    return connection;
+                }
+                self.follow_pause(playing, &connection);
+            } else {
+                self.follow_live_pause(playing);
             }
             let mut timeout = TICK;
             if let Some(idle) = idle_timeout {
@@ -152,17 +222,26 @@ impl Streamer {
             }
             // The clock is read once per event (at full speed the readings add up).
             let mut elapsed = None;
-            let flow = match connection.recv_or(Some(timeout), || self.flush_queues()) {
+            let received = match self.pending.pop_front() {
+                Some(event) => Ok(Some(event)),
+                None => connection.recv_or(Some(timeout), || self.flush_queues()),
+            };
+            let flow = match received {
                 Ok(Some(event)) => {
                     last_activity = Instant::now();
                     let arrival = last_activity - self.started;
                     elapsed = Some(arrival);
                     self.count(&event);
-                    let actions = self.demux.handle(event, arrival);
+                    let actions = self.handle(event, arrival);
                     self.apply(actions)
                 }
                 Ok(None) => Flow::Continue(()),
                 Err(ConnectionError::Flushing) => return connection,
+                Err(err) if self.recorded && self.ended => {
+                    // Played to its end: nothing more can come (no seek either).
+                    gst::debug!(CAT, obj = self.element, "connection ended after EOS: {err}");
+                    return connection;
+                }
                 // A reset is a disconnect too (rtmp2 makes no difference either).
                 Err(err @ (ConnectionError::Closed | ConnectionError::Io(_))) => {
                     if let Some(again) = self.reconnect(&err) {
@@ -181,6 +260,12 @@ impl Streamer {
             if flow.is_break() {
                 return connection;
             }
+            if let Some(deadline) = self.playback.next_deadline() {
+                let elapsed = elapsed.unwrap_or_else(|| self.started.elapsed());
+                if elapsed >= deadline {
+                    self.playback.tick(elapsed);
+                }
+            }
             if let Some(deadline) = self.demux.next_deadline() {
                 let elapsed = elapsed.unwrap_or_else(|| self.started.elapsed());
                 if elapsed < deadline {
@@ -191,6 +276,114 @@ impl Streamer {
                     return connection;
                 }
             }
+        }
+    }
+
+    /// Maps one event: a recording's policy looks at it first and filters what comes out.
+    fn handle(&mut self, event: SessionEvent, now: Duration) -> Vec<Action> {
+        if let SessionEvent::StreamLength(seconds) = event {
+            self.set_duration((seconds * 1000.0) as u64);
+            return Vec::new();
+        }
+        if !self.recorded {
+            return self.demux.handle(event, now);
+        }
+        if let Some(actions) = self.playback.on_event(&event) {
+            return actions;
+        }
+        let data = matches!(event, SessionEvent::Data { .. });
+        let actions = self.demux.handle(event, now);
+        if data && let Some(ms) = self.demux.metadata_duration_ms() {
+            self.set_duration(ms);
+        }
+        let has_video = self.demux.has_pad(StreamKind::Video);
+        self.playback.filter(actions, has_video)
+    }
+
+    fn set_duration(&mut self, ms: u64) {
+        if self.recorded && self.playback.set_duration_ms(ms) {
+            gst::info!(CAT, obj = self.element, "duration {ms} ms");
+            self.control.set_duration(gst::ClockTime::from_mseconds(ms));
+            let _ = self.element.post_message(
+                gst::message::DurationChanged::builder()
+                    .src(&self.element)
+                    .build(),
+            );
+        }
+    }
+
+    /// A flushing seek of a recording: the pads already flush; what is queued is from before.
+    fn start_seek(&mut self, request: SeekRequest, connection: &Connection) -> Flow {
+        gst::info!(
+            CAT,
+            obj = self.element,
+            "seeking to {} ({:?})",
+            request.segment.start().display(),
+            request.snap
+        );
+        for queue in [&self.video, &self.audio].into_iter().flatten() {
+            queue.clear();
+            if !queue.push(Item::FlushStop(request.seqnum)) {
+                return Flow::Break(());
+            }
+        }
+        self.imp().reset_flows();
+        self.demux.restart_after_seek();
+        self.ended = false;
+        if !self.control.is_playing() {
+            // A seek while paused prerolls again: the server must send, and is not paused
+            // again until the pipeline has played.
+            self.played = false;
+        }
+        match self.playback.start_seek(request, self.started.elapsed()) {
+            SeekStart::Send(ms) => {
+                let _ = connection.send_control(Outgoing::Seek(ms));
+                if !self.server_playing {
+                    let _ = connection.send_control(Outgoing::Pause { pause: false, ms });
+                    self.server_playing = true;
+                }
+                Flow::Continue(())
+            }
+            SeekStart::Done(actions) => self.apply(actions),
+        }
+    }
+
+    /// Recordings: PLAYING->PAUSED pauses the server, PAUSED->PLAYING resumes it where the
+    /// received media ends (a seek there, as nginx-rtmp restarts FLV files on unpause).
+    fn follow_pause(&mut self, playing: bool, connection: &Connection) {
+        if playing {
+            if !self.server_playing {
+                let position = self.playback.position_ms();
+                if let Some(ms) = self.playback.start_resume(self.started.elapsed()) {
+                    let _ = connection.send_control(Outgoing::Seek(ms));
+                }
+                gst::debug!(CAT, obj = self.element, "resuming at {position} ms");
+                let _ = connection.send_control(Outgoing::Pause {
+                    pause: false,
+                    ms: position,
+                });
+                self.server_playing = true;
+            }
+            self.played = true;
+        } else if self.played && self.server_playing && !self.ended {
+            let ms = self.playback.position_ms();
+            gst::debug!(CAT, obj = self.element, "pausing at {ms} ms");
+            let _ = connection.send_control(Outgoing::Pause { pause: true, ms });
+            self.server_playing = false;
+        }
+    }
+
+    /// Live streams: nothing flows while paused, and playing again starts at the live edge
+    /// (the next keyframe, placed at its arrival) instead of seconds behind it.
+    fn follow_live_pause(&mut self, playing: bool) {
+        if !playing && !self.live_paused {
+            gst::debug!(CAT, obj = self.element, "paused: dropping live media");
+            self.live_paused = true;
+        } else if playing && self.live_paused {
+            gst::debug!(CAT, obj = self.element, "playing again from the live edge");
+            self.live_paused = false;
+            self.demux.restart_timelines();
+            self.clock = LiveClock::default();
         }
     }
 
@@ -234,6 +427,12 @@ impl Streamer {
                     // Place the new connection's media at the time it arrives, after what
                     // came before.
                     self.clock = LiveClock::default();
+                    if self.recorded
+                        && let Some(ms) = self.playback.start_resume(self.started.elapsed())
+                    {
+                        // A recording goes on where it was, not from its start.
+                        let _ = connection.send_control(Outgoing::Seek(ms));
+                    }
                     self.post(
                         gst::Structure::builder("rtmp-reconnected")
                             .field("attempt", attempt)
@@ -290,17 +489,25 @@ impl Streamer {
             Action::AddPad { kind, caps } => {
                 gst::info!(CAT, obj = self.element, "{} caps {caps}", kind.pad_name());
                 let element = self.element.clone();
-                let events = [
-                    gst::event::Caps::new(&caps),
-                    gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()),
-                ];
+                let (segment, seqnum) = self.playback.segment();
+                let mut segment_event = gst::event::Segment::builder(segment);
+                if let Some(seqnum) = seqnum {
+                    segment_event = segment_event.seqnum(seqnum);
+                }
+                let events = [gst::event::Caps::new(&caps), segment_event.build()];
                 let pad = element
                     .imp()
                     .add_pad(kind, &self.control, self.group_id, &events);
                 let Some(pad) = pad else {
                     return Flow::Break(());
                 };
-                let queue = Arc::new(PadQueue::default());
+                let queue = Arc::new(if self.recorded {
+                    let buffer =
+                        gst::ClockTime::from_mseconds(u64::from(self.settings.buffer_length));
+                    PadQueue::with_max_span(buffer + RECORDED_QUEUE_MARGIN)
+                } else {
+                    PadQueue::default()
+                });
                 let flow_element = element.clone();
                 let thread = worker::spawn(pad, queue.clone(), move |pad, flow| {
                     flow_element.imp().update_flow(pad, flow)
@@ -333,7 +540,21 @@ impl Streamer {
             Action::Tags { kind, tags } => {
                 self.push_event(kind, gst::event::Tag::new(tags));
             }
-            Action::Buffer { kind, frame } => return self.push_frame(kind, frame),
+            Action::Buffer { kind, frame } => {
+                if self.live_paused || (self.recorded && self.ended) {
+                    return Flow::Continue(());
+                }
+                return self.push_frame(kind, frame);
+            }
+            Action::Segment { segment, seqnum } => {
+                gst::debug!(CAT, obj = self.element, "segment {segment:?}");
+                let event = gst::event::Segment::builder(&segment)
+                    .seqnum(seqnum)
+                    .build();
+                for kind in [StreamKind::Video, StreamKind::Audio] {
+                    self.push_event(kind, event.clone());
+                }
+            }
             Action::NoMorePads => {
                 gst::debug!(CAT, obj = self.element, "no more pads");
                 self.element.no_more_pads();
@@ -362,6 +583,13 @@ impl Streamer {
                     EndReason::StreamEof => "StreamEOF".to_owned(),
                     EndReason::Status(code) => code,
                 };
+                if self.recorded {
+                    gst::info!(CAT, obj = self.element, "recording ended ({why})");
+                    self.end_of_stream(&format!("the recording ended ({why})"));
+                    // The connection stays: a seek may play it again.
+                    self.ended = true;
+                    return Flow::Continue(());
+                }
                 gst::info!(CAT, obj = self.element, "publisher stopped ({why})");
                 self.end_of_stream(&format!("the publisher stopped ({why})"));
                 return Flow::Break(());
@@ -405,8 +633,16 @@ impl Streamer {
                 .current_running_time()
                 .unwrap_or(gst::ClockTime::ZERO)
         };
-        let dts = self.clock.running_time(frame.dts_ms, now);
-        let pts = self.clock.running_time(frame.pts_ms, now);
+        let (dts, pts) = if self.recorded {
+            // A recording's timestamps are its positions; the segment places them.
+            let at = |ms: i64| gst::ClockTime::from_mseconds(ms.max(0) as u64);
+            (at(frame.dts_ms), at(frame.pts_ms))
+        } else {
+            (
+                self.clock.running_time(frame.dts_ms, now),
+                self.clock.running_time(frame.pts_ms, now),
+            )
+        };
         let mut buffer = gst::Buffer::from_slice(frame.data);
         {
             let buffer = buffer.get_mut().expect("a new buffer is writable");
@@ -426,7 +662,17 @@ impl Streamer {
         let combined = self.imp().pads().combined;
         match combined {
             Ok(_) => Flow::Continue(()),
+            // A seek's flush: the pads' flows are reset once it is over.
+            Err(gst::FlowError::Flushing) if self.recorded => Flow::Continue(()),
             Err(gst::FlowError::Flushing) => Flow::Break(()),
+            Err(gst::FlowError::Eos) if self.recorded => {
+                if !self.ended {
+                    gst::info!(CAT, obj = self.element, "downstream is EOS");
+                    self.push_eos();
+                    self.ended = true;
+                }
+                Flow::Continue(())
+            }
             Err(gst::FlowError::Eos) => {
                 gst::info!(CAT, obj = self.element, "downstream is EOS");
                 self.push_eos();
@@ -446,8 +692,14 @@ impl Streamer {
     }
 
     fn push_eos(&mut self) {
+        let mut eos = gst::event::Eos::builder();
+        // After a seek, the EOS belongs to it.
+        if let (_, Some(seqnum)) = self.playback.segment() {
+            eos = eos.seqnum(seqnum);
+        }
+        let eos = eos.build();
         for kind in [StreamKind::Video, StreamKind::Audio] {
-            self.push_event(kind, gst::event::Eos::new());
+            self.push_event(kind, eos.clone());
         }
     }
 

@@ -18,6 +18,9 @@ pub struct Timeline {
     /// Added to every extended timestamp since the last resync.
     offset: i64,
     last_out: Option<i64>,
+    /// A recording's timestamps are positions: no offset ever moves them (seeks restart the
+    /// timeline instead).
+    recorded: bool,
 }
 
 /// A timestamp placed on a [`Timeline`].
@@ -31,6 +34,21 @@ pub struct Mapped {
 }
 
 impl Timeline {
+    pub fn recorded() -> Self {
+        Timeline {
+            recorded: true,
+            ..Default::default()
+        }
+    }
+
+    /// Forgets the previous timestamps (a new connection or a seek), keeping the kind.
+    pub fn restart(&mut self) {
+        *self = Timeline {
+            recorded: self.recorded,
+            ..Default::default()
+        };
+    }
+
     pub fn map(&mut self, ts: u32) -> Mapped {
         let raw = i64::from(ts);
         let ext = match self.last_ext {
@@ -53,7 +71,7 @@ impl Timeline {
         let mut resync = false;
         let mut gap = false;
         if let Some(last_out) = self.last_out {
-            if out <= last_out - RESYNC_THRESHOLD_MS {
+            if out <= last_out - RESYNC_THRESHOLD_MS && !self.recorded {
                 // As flvdemux: continue from where the stream was.
                 self.offset += last_out - out;
                 out = last_out;

@@ -20,13 +20,23 @@ pub const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
 pub enum Item {
     Event(gst::Event),
     Buffer(gst::Buffer),
+    /// Ends a seek's flush (the pad thread pushes it after anything it was still pushing) and
+    /// clears the pad's flow return, which the flush made FLUSHING.
+    FlushStop(gst::Seqnum),
 }
 
 impl Item {
     fn size(&self) -> usize {
         match self {
-            Item::Event(_) => 0,
+            Item::Event(_) | Item::FlushStop(_) => 0,
             Item::Buffer(b) => b.size(),
+        }
+    }
+
+    fn dts(&self) -> Option<gst::ClockTime> {
+        match self {
+            Item::Buffer(b) => b.dts(),
+            _ => None,
         }
     }
 }
@@ -40,6 +50,8 @@ impl Item {
 struct Inner {
     items: VecDeque<Item>,
     bytes: usize,
+    /// DTS of the queued buffers that have one, oldest first (for the time bound).
+    dts: VecDeque<gst::ClockTime>,
     shutdown: bool,
     consumer_waits: bool,
     producer_waits: bool,
@@ -50,11 +62,23 @@ pub struct PadQueue {
     changed: Condvar,
     /// Bytes queued before `push` waits.
     capacity: usize,
+    /// Time between the oldest and newest queued DTS before `push` waits (recordings: the
+    /// element holds about the playback buffer, the server keeps the rest).
+    max_span: Option<gst::ClockTime>,
 }
 
 impl Default for PadQueue {
     fn default() -> Self {
         PadQueue::with_capacity(MAX_QUEUED_BYTES)
+    }
+}
+
+impl Inner {
+    fn span(&self) -> gst::ClockTime {
+        match (self.dts.front(), self.dts.back()) {
+            (Some(first), Some(last)) => last.saturating_sub(*first),
+            _ => gst::ClockTime::ZERO,
+        }
     }
 }
 
@@ -64,7 +88,22 @@ impl PadQueue {
             inner: Mutex::default(),
             changed: Condvar::new(),
             capacity,
+            max_span: None,
         }
+    }
+
+    /// A queue that also waits once it spans `max_span` of media.
+    pub fn with_max_span(max_span: gst::ClockTime) -> Self {
+        PadQueue {
+            max_span: Some(max_span),
+            ..PadQueue::with_capacity(MAX_QUEUED_BYTES)
+        }
+    }
+
+    fn full(&self, inner: &Inner, size: usize) -> bool {
+        !inner.items.is_empty()
+            && (inner.bytes + size > self.capacity
+                || self.max_span.is_some_and(|max| inner.span() > max))
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -95,7 +134,7 @@ impl PadQueue {
     fn push_inner(&self, item: Item, wake_consumer: bool) -> bool {
         let size = item.size();
         let mut inner = self.lock();
-        while !inner.shutdown && !inner.items.is_empty() && inner.bytes + size > self.capacity {
+        while !inner.shutdown && self.full(&inner, size) {
             // A full queue must be drained: wake a consumer left asleep by deferred pushes.
             if std::mem::take(&mut inner.consumer_waits) {
                 self.changed.notify_all();
@@ -107,6 +146,9 @@ impl PadQueue {
             return false;
         }
         inner.bytes += size;
+        if let Some(dts) = item.dts() {
+            inner.dts.push_back(dts);
+        }
         inner.items.push_back(item);
         // Cleared here: a consumer still blocked after this wake sets it again before waiting.
         let wake = wake_consumer && std::mem::take(&mut inner.consumer_waits);
@@ -126,6 +168,9 @@ impl PadQueue {
             }
             if let Some(item) = inner.items.pop_front() {
                 inner.bytes -= item.size();
+                if item.dts().is_some() {
+                    inner.dts.pop_front();
+                }
                 let wake = std::mem::take(&mut inner.producer_waits);
                 drop(inner);
                 if wake {
@@ -142,15 +187,28 @@ impl PadQueue {
     pub fn shutdown(&self) {
         let mut inner = self.lock();
         inner.shutdown = true;
-        inner.items.clear();
-        inner.bytes = 0;
+        Self::drop_items(&mut inner);
         drop(inner);
         self.changed.notify_all();
+    }
+
+    /// Drops what is queued (a flushing seek); a producer waiting for room goes on.
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        Self::drop_items(&mut inner);
+        drop(inner);
+        self.changed.notify_all();
+    }
+
+    fn drop_items(inner: &mut Inner) {
+        inner.items.clear();
+        inner.dts.clear();
+        inner.bytes = 0;
     }
 }
 
 /// Starts the thread that pushes what `queue` receives on `pad`; `on_flow` sees every buffer's
-/// flow return. The thread ends after pushing EOS or when the queue shuts down.
+/// flow return. The thread ends when the queue shuts down.
 pub fn spawn(
     pad: gst::Pad,
     queue: Arc<PadQueue>,
@@ -159,16 +217,18 @@ pub fn spawn(
     std::thread::Builder::new()
         .name(format!("rtmpsrc-{}", pad.name()))
         .spawn(move || {
+            // Runs until shut down: a recording may be seeked again after its EOS.
             while let Some(item) = queue.pop() {
                 match item {
                     Item::Event(event) => {
-                        let eos = event.type_() == gst::EventType::Eos;
                         if !pad.push_event(event) {
                             gst::debug!(CAT, obj = pad, "event not handled downstream");
                         }
-                        if eos {
-                            break;
-                        }
+                    }
+                    Item::FlushStop(seqnum) => {
+                        let event = gst::event::FlushStop::builder(true).seqnum(seqnum).build();
+                        pad.push_event(event);
+                        on_flow(&pad, Ok(gst::FlowSuccess::Ok));
                     }
                     Item::Buffer(buffer) => {
                         gst::trace!(CAT, obj = pad, "pushing {buffer:?}");
@@ -229,6 +289,53 @@ mod tests {
         assert!(!q.push(buffer(1)));
     }
 
+    fn stamped(dts_ms: u64) -> Item {
+        let mut buffer = gst::Buffer::from_slice(vec![0u8; 4]);
+        buffer
+            .get_mut()
+            .unwrap()
+            .set_dts(gst::ClockTime::from_mseconds(dts_ms));
+        Item::Buffer(buffer)
+    }
+
+    #[test]
+    fn a_time_bound_queue_waits_once_it_spans_the_bound_and_clear_frees_it() {
+        gst::init().unwrap();
+        let q = Arc::new(PadQueue::with_max_span(gst::ClockTime::from_mseconds(1000)));
+        for ms in (0..=1000).step_by(100) {
+            assert!(q.push(stamped(ms)));
+        }
+        // 1000 ms spanned: one more still fits (the bound is "more than"), then it waits.
+        assert!(q.push(stamped(1100)));
+        let pusher = {
+            let q = q.clone();
+            std::thread::spawn(move || q.push(stamped(1200)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            !pusher.is_finished(),
+            "a queue spanning more than its bound waits"
+        );
+        // Taking the oldest buffer shortens the span.
+        assert!(q.pop().is_some());
+        assert!(q.pop().is_some());
+        assert!(pusher.join().unwrap());
+        // 200..=1200 queued: 1300 fits, then the queue spans 1100 ms and 1400 waits.
+        assert!(q.push(stamped(1300)));
+        let blocked = {
+            let q = q.clone();
+            std::thread::spawn(move || q.push(stamped(1400)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!blocked.is_finished());
+        q.clear();
+        assert!(blocked.join().unwrap(), "clear makes room");
+        let Some(Item::Buffer(b)) = q.pop() else {
+            panic!("the buffer pushed after clear")
+        };
+        assert_eq!(b.dts(), Some(gst::ClockTime::from_mseconds(1400)));
+    }
+
     /// Runs `body` on a thread; fails instead of hanging when it does not finish in time
     /// (a lost wake-up leaves a side blocked for good).
     fn within(limit: Duration, body: impl FnOnce() + Send + 'static) {
@@ -267,7 +374,7 @@ mod tests {
                                 next += 1;
                             }
                             Item::Event(e) if e.type_() == gst::EventType::Eos => break,
-                            Item::Event(_) => {}
+                            Item::Event(_) | Item::FlushStop(_) => {}
                         }
                     }
                     next
@@ -341,12 +448,16 @@ mod tests {
     }
 
     #[test]
-    fn the_pad_thread_pushes_until_eos() {
+    fn the_pad_thread_pushes_past_eos_until_shut_down() {
         gst::init().unwrap();
         let src = gst::Pad::new(gst::PadDirection::Src);
+        let (events_tx, events_rx) = std::sync::mpsc::channel();
         let sink = gst::Pad::builder(gst::PadDirection::Sink)
             .chain_function(|_, _, _| Ok(gst::FlowSuccess::Ok))
-            .event_function(|_, _, _| true)
+            .event_function(move |_, _, event| {
+                let _ = events_tx.send(event.type_());
+                true
+            })
             .build();
         src.link(&sink).unwrap();
         sink.set_active(true).unwrap();
@@ -362,7 +473,23 @@ mod tests {
         q.push(buffer(4));
         q.push(buffer(4));
         q.push(Item::Event(gst::event::Eos::new()));
+        let next = || events_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            [next(), next(), next()],
+            [
+                gst::EventType::StreamStart,
+                gst::EventType::Segment,
+                gst::EventType::Eos
+            ]
+        );
+        // A recording seeked after its end: the flush ends and data flows again.
+        let seqnum = gst::Seqnum::next();
+        q.push(Item::FlushStop(seqnum));
+        assert_eq!(next(), gst::EventType::FlushStop);
+        assert!(!thread.is_finished(), "the thread outlives EOS");
+        q.shutdown();
         thread.join().unwrap();
-        assert_eq!(*flows.lock().unwrap(), vec![Ok(gst::FlowSuccess::Ok); 2]);
+        // Two buffers, then the flow reset by the flush.
+        assert_eq!(*flows.lock().unwrap(), vec![Ok(gst::FlowSuccess::Ok); 3]);
     }
 }

@@ -54,6 +54,8 @@ pub struct ClientConfig {
     pub window_ack_size: u32,
     /// Largest message the peer may send us.
     pub max_message_size: u32,
+    /// Playing: ask for the recording's length (`getStreamLength`) before `play`.
+    pub query_stream_length: bool,
 }
 
 /// Secrets (password, secure token, authentication response) stay out of debug output.
@@ -89,6 +91,7 @@ impl ClientConfig {
             chunk_size: 4096,
             window_ack_size: DEFAULT_WINDOW_ACK_SIZE,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            query_stream_length: false,
         }
     }
 
@@ -150,6 +153,8 @@ pub enum SessionEvent {
     StreamEof,
     StreamDry,
     StreamIsRecorded,
+    /// The server's answer to `getStreamLength`: the recording lasts this many seconds.
+    StreamLength(f64),
     /// The server sent the `close` command or `NetConnection.Connect.Closed`.
     ServerClosed,
     /// Enhanced RTMP's `NetConnection.Connect.ReconnectRequest`: connect again, to `tc_url` when
@@ -186,6 +191,8 @@ pub enum SessionError {
     StreamFailed { code: String, description: String },
     #[error("media sent before publishing started")]
     NotPublishing,
+    #[error("seek or pause before playing started")]
+    NotPlaying,
     #[error("a message of {0} bytes does not fit in RTMP's 24-bit message length")]
     MessageTooLarge(usize),
 }

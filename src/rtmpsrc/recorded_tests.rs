@@ -1,0 +1,268 @@
+use super::*;
+use crate::protocol::command::Status;
+use bytes::Bytes;
+
+fn frame(dts_ms: i64, keyframe: bool) -> Frame {
+    Frame {
+        data: Bytes::from_static(&[1, 2, 3]),
+        dts_ms,
+        pts_ms: dts_ms,
+        keyframe,
+        discont: false,
+    }
+}
+
+fn video(dts_ms: i64, keyframe: bool) -> Action {
+    Action::Buffer {
+        kind: StreamKind::Video,
+        frame: frame(dts_ms, keyframe),
+    }
+}
+
+fn audio(dts_ms: i64) -> Action {
+    Action::Buffer {
+        kind: StreamKind::Audio,
+        frame: frame(dts_ms, true),
+    }
+}
+
+fn status(code: &str) -> SessionEvent {
+    SessionEvent::Status(Status {
+        level: "status".into(),
+        code: code.into(),
+        description: String::new(),
+    })
+}
+
+fn media(timestamp: u32) -> SessionEvent {
+    SessionEvent::Media {
+        kind: crate::protocol::session::MediaKind::Video,
+        timestamp,
+        payload: Bytes::from_static(&[0x17, 1]),
+    }
+}
+
+fn request(target_ms: u64, snap: Snap) -> SeekRequest {
+    gst::init().unwrap();
+    let mut segment = gst::FormattedSegment::<ClockTime>::new();
+    segment.set_start(ClockTime::from_mseconds(target_ms));
+    segment.set_time(ClockTime::from_mseconds(target_ms));
+    SeekRequest {
+        segment,
+        snap,
+        seqnum: gst::Seqnum::next(),
+    }
+}
+
+/// What came out, as text: "seg START", "v DTS", "a DTS", "eos".
+fn describe(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::Segment { segment, .. } => {
+                format!("seg {}", segment.start().unwrap().mseconds())
+            }
+            Action::Buffer { kind, frame } => match kind {
+                StreamKind::Video => format!("v {}", frame.dts_ms),
+                StreamKind::Audio => format!("a {}", frame.dts_ms),
+            },
+            Action::Eos(_) => "eos".into(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+fn seek(playback: &mut Playback, target_ms: u64, snap: Snap) {
+    match playback.start_seek(request(target_ms, snap), Duration::ZERO) {
+        SeekStart::Send(ms) => assert_eq!(u64::from(ms), target_ms),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn media_in_flight_before_the_seek_notification_is_dropped() {
+    let mut playback = Playback::new();
+    seek(&mut playback, 10_000, Snap::KeyBefore);
+    assert!(playback.is_seeking());
+    // Still from before the seek: media, the end of the old play (nginx sends StreamEOF first).
+    for event in [
+        media(1_000),
+        SessionEvent::StreamEof,
+        status("NetStream.Play.Stop"),
+    ] {
+        assert_eq!(playback.on_event(&event), Some(vec![]), "{event:?}");
+    }
+    assert_eq!(
+        playback.on_event(&status("NetStream.Seek.Notify")),
+        Some(vec![])
+    );
+    // After it, events reach the demuxer again.
+    assert_eq!(playback.on_event(&SessionEvent::StreamBegin), None);
+    assert_eq!(playback.on_event(&media(9_000)), None);
+}
+
+#[test]
+fn key_unit_segment_starts_at_the_keyframe_and_holds_earlier_audio() {
+    let mut playback = Playback::new();
+    seek(&mut playback, 10_500, Snap::KeyBefore);
+    playback.on_event(&status("NetStream.Seek.Notify"));
+    let out = playback.filter(vec![audio(9_990), audio(10_013)], true);
+    assert!(out.is_empty(), "audio waits for the keyframe: {out:?}");
+    let out = playback.filter(vec![video(10_000, true), video(10_040, false)], true);
+    assert_eq!(
+        describe(&out),
+        ["seg 10000", "a 10013", "v 10000", "v 10040"]
+    );
+    assert!(!playback.is_seeking());
+    assert_eq!(playback.position_ms(), 10_040);
+}
+
+#[test]
+fn accurate_segment_starts_at_the_target_and_keeps_everything() {
+    let mut playback = Playback::new();
+    seek(&mut playback, 10_500, Snap::Accurate);
+    playback.on_event(&status("NetStream.Seek.Notify"));
+    let out = playback.filter(vec![audio(9_990), video(10_000, true)], true);
+    assert_eq!(describe(&out), ["seg 10500", "a 9990", "v 10000"]);
+}
+
+#[test]
+fn snap_after_waits_for_a_keyframe_past_the_target() {
+    let mut playback = Playback::new();
+    seek(&mut playback, 10_500, Snap::KeyAfter);
+    playback.on_event(&status("NetStream.Seek.Notify"));
+    let out = playback.filter(
+        vec![
+            video(10_000, true),
+            audio(10_100),
+            video(10_040, false),
+            audio(11_010),
+            video(11_000, true),
+        ],
+        true,
+    );
+    assert_eq!(describe(&out), ["seg 11000", "a 11010", "v 11000"]);
+}
+
+#[test]
+fn audio_only_recordings_start_at_the_first_audio_frame() {
+    let mut playback = Playback::new();
+    seek(&mut playback, 5_000, Snap::KeyBefore);
+    playback.on_event(&status("NetStream.Seek.Notify"));
+    let out = playback.filter(vec![audio(4_992), audio(5_015)], false);
+    assert_eq!(describe(&out), ["seg 4992", "a 4992", "a 5015"]);
+}
+
+#[test]
+fn held_audio_is_bounded_without_a_keyframe() {
+    let mut playback = Playback::new();
+    seek(&mut playback, 5_000, Snap::KeyBefore);
+    playback.on_event(&status("NetStream.Seek.Notify"));
+    let frames: Vec<Action> = (0..200).map(|i| audio(5_000 + i * 23)).collect();
+    let out = playback.filter(frames, true);
+    assert_eq!(describe(&out)[0], "seg 5000");
+    assert!(out.len() > 100, "{}", out.len());
+}
+
+#[test]
+fn seeking_past_the_end_ends_without_asking_the_server() {
+    let mut playback = Playback::new();
+    playback.set_duration_ms(20_000);
+    let SeekStart::Done(actions) =
+        playback.start_seek(request(25_000, Snap::KeyBefore), Duration::ZERO)
+    else {
+        panic!("the server must not be asked");
+    };
+    assert_eq!(describe(&actions), ["seg 25000", "eos"]);
+    // Frames that still come are not pushed after the EOS.
+    assert!(playback.filter(vec![video(19_000, true)], true).is_empty());
+}
+
+#[test]
+fn a_failed_seek_ends_the_stream() {
+    let mut playback = Playback::new();
+    seek(&mut playback, 50_000, Snap::KeyBefore);
+    let out = playback
+        .on_event(&status("NetStream.Seek.InvalidTime"))
+        .unwrap();
+    assert_eq!(describe(&out), ["seg 50000", "eos"]);
+}
+
+#[test]
+fn a_recording_ending_before_any_frame_after_a_seek_still_gets_a_segment() {
+    let mut playback = Playback::new();
+    seek(&mut playback, 19_900, Snap::KeyBefore);
+    playback.on_event(&status("NetStream.Seek.Notify"));
+    let out = playback.filter(vec![Action::Eos(EndReason::StreamEof)], true);
+    assert_eq!(describe(&out), ["seg 19900", "eos"]);
+    // One EOS only.
+    assert!(
+        playback
+            .filter(vec![Action::Eos(EndReason::StreamEof)], true)
+            .is_empty()
+    );
+}
+
+#[test]
+fn resume_drops_what_was_already_pushed_and_continues_without_discont() {
+    let mut playback = Playback::new();
+    let out = playback.filter(
+        vec![video(0, true), audio(10), video(40, false), audio(33)],
+        true,
+    );
+    assert_eq!(out.len(), 4);
+    assert_eq!(playback.position_ms(), 40);
+    let position = playback.start_resume(Duration::ZERO).unwrap();
+    assert_eq!(position, 40);
+    // In flight before the server saw the seek: dropped.
+    assert_eq!(playback.on_event(&media(80)), Some(vec![]));
+    playback.on_event(&status("NetStream.Seek.Notify"));
+    // The server restarts at the keyframe before the position.
+    let mut restart = vec![video(0, true), audio(10), video(40, false), audio(33)];
+    restart.push(Action::Buffer {
+        kind: StreamKind::Video,
+        frame: Frame {
+            discont: true,
+            ..frame(80, false)
+        },
+    });
+    restart.push(audio(56));
+    let out = playback.filter(restart, true);
+    assert_eq!(describe(&out), ["v 80", "a 56"]);
+    let Action::Buffer { frame, .. } = &out[0] else {
+        unreachable!()
+    };
+    assert!(!frame.discont, "a resume is no discontinuity");
+}
+
+#[test]
+fn segment_stop_ends_the_stream_once() {
+    let mut playback = Playback::new();
+    let mut request = request(0, Snap::Accurate);
+    request.segment.set_stop(ClockTime::from_mseconds(1_000));
+    let SeekStart::Send(_) = playback.start_seek(request, Duration::ZERO) else {
+        panic!()
+    };
+    playback.on_event(&status("NetStream.Seek.Notify"));
+    let out = playback.filter(
+        vec![
+            video(0, true),
+            video(960, false),
+            video(1_000, false),
+            video(1_040, false),
+        ],
+        true,
+    );
+    assert_eq!(describe(&out), ["seg 0", "v 0", "v 960", "eos"]);
+}
+
+#[test]
+fn a_missing_seek_notification_times_out() {
+    let mut playback = Playback::new();
+    seek(&mut playback, 3_000, Snap::KeyBefore);
+    playback.tick(SEEK_NOTIFY_TIMEOUT / 2);
+    assert_eq!(playback.on_event(&media(1)), Some(vec![]));
+    assert_eq!(playback.next_deadline(), Some(SEEK_NOTIFY_TIMEOUT));
+    playback.tick(SEEK_NOTIFY_TIMEOUT);
+    assert_eq!(playback.on_event(&media(3_000)), None);
+}
