@@ -314,12 +314,13 @@ impl RawClient {
 
     /// Waits for `_result`/`_error` of transaction `txn`.
     pub fn wait_result(&mut self, txn: f64, timeout: Duration) -> Received {
-        let got = self.recv_until(timeout, |m| {
+        let is_answer = |m: &Received| {
             matches!(m.message(), Message::Command { name, transaction_id, .. }
                 if (name == "_result" || name == "_error") && transaction_id == txn)
-        });
+        };
+        let got = self.recv_until(timeout, is_answer);
         match got.last() {
-            Some(m) if m.name().is_some_and(|n| n == "_result" || n == "_error") => m.clone(),
+            Some(m) if is_answer(m) => m.clone(),
             _ => panic!("no _result for transaction {txn} within {timeout:?}; got {got:?}"),
         }
     }

@@ -193,7 +193,8 @@ impl Recording {
     }
 
     /// Puts the recording into `dir` as `NAME.EXT` (a hard link to the cached file, or a copy
-    /// across file systems) and describes it.
+    /// across file systems) and describes it. Being a link, the file must not be changed in
+    /// place: a test that wants a damaged copy writes a new file.
     pub fn install(&self, dir: &Path, name: &str) -> VodFile {
         let cached = self.cached();
         let file_name = format!("{name}.{}", self.extension());
