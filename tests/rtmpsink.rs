@@ -525,3 +525,106 @@ fn publishes_to_ffmpeg_acting_as_the_server() {
     );
     assert_eq!(decode_errors(&recording), "");
 }
+
+/// The publish command's type argument, as a scripted server receives it, for each
+/// `publish-type` (unset: the default).
+#[test]
+fn publish_type_is_the_publish_commands_second_argument() {
+    use common::rtmp_server::{Conn, ScriptedServer};
+    use gstrtmp::protocol::amf0::Amf0Value;
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<Vec<Amf0Value>>>> = Arc::default();
+    let log = seen.clone();
+    let server = ScriptedServer::start(move |mut c: Conn| {
+        if !(c.accept_connect() && c.accept_create_stream()) {
+            return;
+        }
+        let Some((_, args)) = c.expect_command("publish") else {
+            return;
+        };
+        log.lock().unwrap().push(args);
+        c.status(1, "status", "NetStream.Publish.Start");
+        c.drain();
+    });
+    let url = server.url("live/key");
+    for (property, expected) in [
+        ("", "live"),
+        ("publish-type=record", "record"),
+        ("publish-type=append", "append"),
+        ("publish-type=live", "live"),
+    ] {
+        let outcome = run(
+            &format!(
+                "videotestsrc num-buffers=5 ! video/x-raw,width=160,height=120,framerate=25/1 \
+                 ! x264enc speed-preset=ultrafast ! h264parse \
+                 ! rtmpsink name=s location={url} sync=false {property}"
+            ),
+            Duration::from_secs(20),
+        );
+        outcome.assert_eos();
+        let args = seen.lock().unwrap().pop().expect("a publish command");
+        assert_eq!(
+            args,
+            vec![
+                Amf0Value::String("key".into()),
+                Amf0Value::String(expected.into())
+            ],
+            "{property:?}"
+        );
+    }
+
+    init();
+    let sink = gst::ElementFactory::make("rtmpsink").build().unwrap();
+    let nick = |sink: &gst::Element| {
+        let value = sink.property_value("publish-type");
+        gst::glib::EnumValue::from_value(&value)
+            .map(|(_, v)| v.nick().to_owned())
+            .unwrap()
+    };
+    assert_eq!(nick(&sink), "live");
+    sink.set_property_from_str("publish-type", "append");
+    assert_eq!(nick(&sink), "append");
+}
+
+/// nginx-rtmp logs the type it got with each publish (`publish: name='x' args='' type=record`).
+#[test]
+fn nginx_sees_the_publish_type() {
+    let nginx = Nginx::start();
+    for publish_type in ["record", "append"] {
+        let name = format!("pt-{publish_type}");
+        let url = nginx.url(&name);
+        let outcome = run(
+            &format!(
+                "videotestsrc num-buffers=5 ! video/x-raw,width=160,height=120,framerate=25/1 \
+                 ! x264enc speed-preset=ultrafast ! h264parse \
+                 ! rtmpsink name=s location={url} sync=false publish-type={publish_type}"
+            ),
+            Duration::from_secs(20),
+        );
+        outcome.assert_eos();
+        nginx.wait_log(
+            &format!("publish: name='{name}' args='' type={publish_type} silent=0"),
+            Duration::from_secs(5),
+        );
+    }
+}
+
+#[test]
+fn gst_inspect_shows_publish_type() {
+    let out = common::gst_inspect("rtmpsink");
+    out.assert_success("gst-inspect-1.0 rtmpsink");
+    let at = out
+        .stdout
+        .find("publish-type")
+        .unwrap_or_else(|| panic!("no publish-type in:\n{}", out.stdout));
+    let entry = &out.stdout[at..];
+    for needle in [
+        "GstRsRtmpPublishType",
+        "Default: 0, \"live\"",
+        "(1): record",
+        "(2): append",
+    ] {
+        assert!(entry.contains(needle), "{needle:?} missing in:\n{entry}");
+    }
+}

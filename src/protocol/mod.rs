@@ -21,3 +21,5 @@ pub mod message;
 #[cfg(test)]
 mod proptests;
 pub mod session;
+#[cfg(test)]
+pub mod testdata_nginx_vod;

@@ -11,7 +11,7 @@ use super::mux::{audio_caps, video_caps};
 use super::writer::{CAT, SinkSettings};
 use super::{
     DEFAULT_CHUNK_SIZE, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_RECONNECT_ATTEMPTS,
-    DEFAULT_RECONNECT_DELAY_MS, RtmpMuxElement, RtmpWriterElement, StopCommandFlags,
+    DEFAULT_RECONNECT_DELAY_MS, PublishType, RtmpMuxElement, RtmpWriterElement, StopCommandFlags,
 };
 use crate::location;
 use crate::protocol::session::StopCommands;
@@ -108,6 +108,12 @@ impl ObjectImpl for RtmpSink {
                     .default_value(stop_flags(StopCommands::default()))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder::<PublishType>("publish-type")
+                    .nick("Publish type")
+                    .blurb("Publishing type sent with the publish command, for servers that record (live, record, append)")
+                    .default_value(PublishType::default())
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoolean::builder("sync")
                     .nick("Sync")
                     .blurb("Send each buffer no earlier than its running time (paces files; live input goes out as it comes, without waiting for the pipeline latency). false: as fast as the server takes it")
@@ -165,6 +171,9 @@ impl ObjectImpl for RtmpSink {
                     delete_stream: flags.contains(StopCommandFlags::DELETESTREAM),
                 };
             }
+            "publish-type" => {
+                self.settings().publish_type = value.get().expect("type checked upstream");
+            }
             "sync" => self.writer.set_property_from_value("sync", value),
             "reconnect-attempts" => {
                 self.settings().reconnect.attempts = value.get().expect("type checked upstream");
@@ -189,6 +198,7 @@ impl ObjectImpl for RtmpSink {
         match pspec.name() {
             "chunk-size" => self.settings().chunk_size.to_value(),
             "stop-commands" => stop_flags(self.settings().stop_commands).to_value(),
+            "publish-type" => self.settings().publish_type.to_value(),
             "sync" => self.writer.property_value("sync"),
             "reconnect-attempts" => self.settings().reconnect.attempts.to_value(),
             "reconnect-delay" => (self

@@ -31,6 +31,7 @@ fn default_settings() -> writer::SinkSettings {
         chunk_size: DEFAULT_CHUNK_SIZE,
         stop_commands: crate::protocol::session::StopCommands::default(),
         max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+        publish_type: PublishType::default(),
         reconnect: link::ReconnectPolicy {
             attempts: DEFAULT_RECONNECT_ATTEMPTS,
             delay: std::time::Duration::from_millis(u64::from(DEFAULT_RECONNECT_DELAY_MS)),
@@ -62,6 +63,35 @@ pub enum StopCommandFlags {
     CLOSESTREAM = 0b010,
     #[flags_value(name = "deleteStream", nick = "deletestream")]
     DELETESTREAM = 0b100,
+}
+
+/// The publishing type sent as `publish`'s second argument. Servers such as Red5 and Wowza
+/// decide by it whether to record and whether to start a new file or extend the existing one;
+/// nginx-rtmp records by its own config and only passes the type to `on_publish`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRsRtmpPublishType")]
+pub enum PublishType {
+    #[default]
+    #[enum_value(name = "Live: the server does not record", nick = "live")]
+    Live = 0,
+    #[enum_value(name = "Record: the server records into a new file", nick = "record")]
+    Record = 1,
+    #[enum_value(
+        name = "Append: the server records, appending to an existing file",
+        nick = "append"
+    )]
+    Append = 2,
+}
+
+impl PublishType {
+    /// The string the publish command carries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublishType::Live => "live",
+            PublishType::Record => "record",
+            PublishType::Append => "append",
+        }
+    }
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

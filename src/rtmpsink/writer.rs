@@ -29,6 +29,7 @@ pub struct SinkSettings {
     pub chunk_size: u32,
     pub stop_commands: StopCommands,
     pub max_queue_bytes: usize,
+    pub publish_type: super::PublishType,
     pub reconnect: ReconnectPolicy,
 }
 
@@ -256,7 +257,7 @@ pub(super) fn push_memories(
 fn connect_options(settings: &SinkSettings) -> Result<ConnectOptions, gst::ErrorMessage> {
     let mode = SessionMode::Publish {
         stream: settings.common.location.stream.clone(),
-        publish_type: "live".into(),
+        publish_type: settings.publish_type.as_str().into(),
     };
     let mut options = ConnectOptions::from_settings(&settings.common, mode)?;
     // Reconnecting resends the sequence headers itself; the chunk size is per connection.

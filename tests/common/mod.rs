@@ -12,8 +12,10 @@ pub mod nginx;
 pub mod nms;
 pub mod pipeline;
 pub mod process;
+pub mod rtmp_client;
 pub mod rtmp_server;
 pub mod tls;
+pub mod vod;
 
 pub use gst::{gst_inspect, gst_launch, gst_launch_args, gst_launch_args_env, gst_plugin_path};
 pub use media::{
@@ -24,6 +26,7 @@ pub use nginx::{Nginx, TlsProxy};
 pub use nms::{Nms, NmsOptions};
 pub use process::{Finished, Proc, run_with_timeout};
 pub use tls::TestCertificates;
+pub use vod::{Recording, VodFile, VodFormat, flv_keyframe_index};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
