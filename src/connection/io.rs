@@ -461,6 +461,9 @@ impl Io {
                     }
                 }
                 SessionEvent::Connected(_) => {}
+                SessionEvent::Skipped { type_id, reason } => {
+                    gst::warning!(CAT, "skipped a message of type {type_id}: {reason}");
+                }
                 other if playing => {
                     push_incoming(&mut inner, other);
                     changed = true;

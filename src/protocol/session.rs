@@ -20,7 +20,9 @@ use super::chunk::{
 };
 use super::command::{self, ConnectParams, ConnectPurpose, Status};
 use super::handshake::{ClientHandshake, HandshakeProgress};
-use super::message::{Message, UserControlEvent, csid, split_aggregate, type_id};
+use super::message::{
+    Message, MessageError, UserControlEvent, command_header, csid, split_aggregate, type_id,
+};
 
 mod types;
 
@@ -352,11 +354,49 @@ impl ClientSession {
     fn handle_raw(&mut self, raw: RawMessage) -> Result<(), SessionError> {
         if raw.type_id == type_id::AGGREGATE {
             for part in split_aggregate(&raw)? {
-                self.handle_message(Message::parse(part)?)?;
+                self.handle_one(part)?;
             }
             return Ok(());
         }
-        self.handle_message(Message::parse(raw)?)
+        self.handle_one(raw)
+    }
+
+    fn handle_one(&mut self, raw: RawMessage) -> Result<(), SessionError> {
+        use type_id::*;
+        // Payloads are shared, so keeping one for the error path costs no copy.
+        let amf = matches!(
+            raw.type_id,
+            COMMAND_AMF0 | COMMAND_AMF3 | DATA_AMF0 | DATA_AMF3
+        );
+        let kept = amf.then(|| raw.clone());
+        match (Message::parse(raw), kept) {
+            (Ok(message), _) => self.handle_message(message),
+            (Err(err), Some(raw)) => self.skip_undecodable(&raw, err),
+            (Err(err), None) => Err(err.into()),
+        }
+    }
+
+    /// Servers send odd AMF (unknown markers, stray bytes): such a data or command message is
+    /// skipped and reported, unless it answers the connect or createStream the session waits for.
+    fn skip_undecodable(
+        &mut self,
+        raw: &RawMessage,
+        err: MessageError,
+    ) -> Result<(), SessionError> {
+        if let Some((name, txn)) = command_header(raw)
+            && (name == "_result" || name == "_error")
+            && matches!(
+                self.pending.get(&(txn as u64)),
+                Some(Pending::Connect | Pending::CreateStream)
+            )
+        {
+            return Err(err.into());
+        }
+        self.events.push_back(SessionEvent::Skipped {
+            type_id: raw.type_id,
+            reason: err.to_string(),
+        });
+        Ok(())
     }
 
     fn handle_message(&mut self, message: Message) -> Result<(), SessionError> {

@@ -666,3 +666,5 @@ fn garbage_after_handshake_fails_cleanly() {
     assert!(matches!(result, Err(SessionError::Chunk(_))), "{result:?}");
     assert_eq!(client.state(), SessionState::Closed);
 }
+
+mod undecodable;

@@ -157,6 +157,12 @@ pub enum SessionEvent {
     ReconnectRequest {
         tc_url: Option<String>,
     },
+    /// A data or command message of type `type_id` that did not decode was skipped (`reason`
+    /// says why); the session goes on.
+    Skipped {
+        type_id: u8,
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
