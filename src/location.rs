@@ -8,7 +8,9 @@
 //!
 //! Secrets: the password is never returned by a property (`password` reads as NULL, `location` is
 //! formatted without it) and never printed by `Debug`, so it cannot leak into logs or
-//! `gst-inspect`/`gst-launch -v` output.
+//! `gst-inspect`/`gst-launch -v` output. Query values (stream keys, tokens) are kept in the
+//! `location` read back, which must round-trip, but logs and error messages print a location
+//! through [`Location::to_redacted_uri`] (or [`Location::redacted_stream`]), which hide them.
 
 use std::fmt;
 
@@ -17,6 +19,7 @@ use gst::prelude::*;
 
 use crate::protocol::amf0::Amf0Value;
 use crate::protocol::command::{ExtraArgsError, parse_extra_connect_args};
+use crate::protocol::redact::redact_query;
 
 pub const DEFAULT_HOST: &str = "localhost";
 pub const DEFAULT_PORT: u16 = 1935;
@@ -116,8 +119,8 @@ impl fmt::Debug for Location {
             .field("scheme", &self.scheme)
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("application", &self.application)
-            .field("stream", &self.stream)
+            .field("application", &redact_query(&self.application))
+            .field("stream", &redact_query(&self.stream))
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| Redacted))
             .finish()
@@ -223,6 +226,32 @@ impl Location {
             self.authority(),
             self.path()
         )
+    }
+
+    /// The location to print in logs and error messages: [`to_uri`](Self::to_uri) with the
+    /// values of query strings (stream keys, tokens) redacted; the stream name stays.
+    pub fn to_redacted_uri(&self) -> String {
+        let user = match &self.username {
+            Some(u) => format!("{}@", percent_encode_userinfo(u)),
+            None => String::new(),
+        };
+        format!(
+            "{}://{user}{}/{}/{}",
+            self.scheme.as_str(),
+            self.authority(),
+            redact_query(&self.application),
+            redact_query(&self.stream)
+        )
+    }
+
+    /// The stream name to print: its query values redacted (`name?key=<redacted>`).
+    pub fn redacted_stream(&self) -> std::borrow::Cow<'_, str> {
+        redact_query(&self.stream)
+    }
+
+    /// The application to print, as [`redacted_stream`](Self::redacted_stream).
+    pub fn redacted_application(&self) -> std::borrow::Cow<'_, str> {
+        redact_query(&self.application)
     }
 
     /// The `tcUrl` of the connect command: `scheme://host[:port]/application`, without

@@ -17,6 +17,7 @@ use super::read_buffer::ReadBuffer;
 use super::transport::{TlsFailure, Transport};
 use super::{CAT, ConnectOptions, ConnectionError, Inner, Outgoing, Phase, Shared};
 use crate::protocol::amf0::Amf0Value;
+use crate::protocol::redact::redact_query;
 use crate::protocol::session::{
     ClientSession, SessionError, SessionEvent, SessionMode, SessionState,
 };
@@ -478,7 +479,8 @@ impl Io {
                     gst::info!(CAT, "server status {} {}", status.code, status.description);
                 }
                 SessionEvent::ReconnectRequest { tc_url } => {
-                    gst::info!(CAT, "server asks us to reconnect (to {tc_url:?})");
+                    let to = tc_url.as_deref().map(redact_query);
+                    gst::info!(CAT, "server asks us to reconnect (to {to:?})");
                     inner.reconnect_request = Some(tc_url);
                 }
                 other => gst::debug!(CAT, "ignoring {other:?} while publishing"),

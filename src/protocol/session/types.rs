@@ -7,6 +7,7 @@ use crate::protocol::chunk::ChunkError;
 use crate::protocol::command::Status;
 use crate::protocol::handshake::{HandshakeError, HandshakeMode};
 use crate::protocol::message::MessageError;
+use crate::protocol::redact::redact_query;
 use bytes::Bytes;
 
 /// Largest message we accept from the peer by default: far above any real video frame, far below
@@ -56,13 +57,17 @@ pub struct ClientConfig {
     pub max_message_size: u32,
 }
 
-/// Secrets (password, secure token, authentication response) stay out of debug output.
+/// Secrets (password, secure token, authentication response, extra connect arguments, query
+/// values) stay out of debug output.
 impl std::fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Stream keys and tokens ride in query strings.
+        let publish = matches!(self.mode, SessionMode::Publish { .. });
         f.debug_struct("ClientConfig")
-            .field("app", &self.app)
-            .field("tc_url", &self.tc_url)
-            .field("mode", &self.mode)
+            .field("app", &redact_query(&self.app))
+            .field("tc_url", &redact_query(&self.tc_url))
+            .field("mode", &if publish { "publish" } else { "play" })
+            .field("stream", &redact_query(self.stream_name()))
             .field("user", &self.user)
             .field("auth", &self.auth.mode_name())
             .field("chunk_size", &self.chunk_size)
