@@ -364,6 +364,8 @@ pub struct Settings {
     pub tls_ca_file: Option<String>,
     /// Why the last `location` that was set did not parse; cleared by the next good one.
     location_error: Option<LocationError>,
+    /// Why the last `extra-connect-args` that was set was refused; cleared by the next good one.
+    extra_args_error: Option<ExtraArgsError>,
 }
 
 /// Secrets (password, secure token) stay out of debug output.
@@ -471,6 +473,7 @@ impl Default for Settings {
             authmod: Authmod::default(),
             secure_token: None,
             location_error: None,
+            extra_args_error: None,
         }
     }
 }
@@ -614,6 +617,8 @@ impl Settings {
     /// [`Settings::validate`], and returns a `gst::URIError::BadUri` error that a URI handler's
     /// `set_uri` can return as is. Setting a single part (`host`, `stream`, ...) updates the
     /// location in place; a NULL string sets that part to empty (user name: no user name).
+    /// `extra-connect-args` that do not parse (or are too long to send) are refused the same
+    /// way, remembered for [`Settings::extra_args`].
     pub fn set_property(
         &mut self,
         value: &glib::Value,
@@ -658,7 +663,21 @@ impl Settings {
             "async-connect" => {
                 self.async_connect = value.get().map_err(|e| type_error(pspec, e))?
             }
-            "extra-connect-args" => self.extra_connect_args = string()?,
+            "extra-connect-args" => {
+                // Refused as a bad location is: the settings stay, and starting fails.
+                let spec = string()?;
+                match spec.as_deref().map(parse_extra_connect_args).transpose() {
+                    Ok(_) => {
+                        self.extra_connect_args = spec;
+                        self.extra_args_error = None;
+                    }
+                    Err(e) => {
+                        let err = type_error(pspec, &e);
+                        self.extra_args_error = Some(e);
+                        return Err(err);
+                    }
+                }
+            }
             "tls-validation-flags" => {
                 self.tls_validation_flags = value.get().map_err(|e| type_error(pspec, e))?;
             }
@@ -703,8 +722,12 @@ impl Settings {
         }
     }
 
-    /// The parsed `extra-connect-args`, empty when unset.
+    /// The parsed `extra-connect-args`, empty when unset; the error if the last value set was
+    /// refused.
     pub fn extra_args(&self) -> Result<Vec<Amf0Value>, ExtraArgsError> {
+        if let Some(e) = &self.extra_args_error {
+            return Err(e.clone());
+        }
         match &self.extra_connect_args {
             Some(spec) => parse_extra_connect_args(spec),
             None => Ok(Vec::new()),

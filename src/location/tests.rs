@@ -442,3 +442,25 @@ fn extra_args_delegate_to_the_command_parser() {
     s.extra_connect_args = Some("conn=O:1".into());
     assert!(s.extra_args().is_err());
 }
+
+#[test]
+fn bad_or_huge_extra_connect_args_are_refused_and_fail_later() {
+    use crate::protocol::command::{ExtraArgsError, MAX_EXTRA_CONNECT_ARGS_LEN};
+    let mut s = Settings::default();
+    set(&mut s, "extra-connect-args", "conn=S:ok").unwrap();
+    let huge = format!("conn=S:{}", "x".repeat(20 * 1024 * 1024));
+    let err = set(&mut s, "extra-connect-args", &huge).unwrap_err();
+    assert!(err.message().contains("longer than"), "{}", err.message());
+    // Refused: the old value stays, and connecting fails with the reason.
+    assert_eq!(
+        get::<Option<String>>(&s, "extra-connect-args").as_deref(),
+        Some("conn=S:ok")
+    );
+    assert_eq!(s.extra_args(), Err(ExtraArgsError::TooLong(huge.len())));
+    assert!(huge.len() > MAX_EXTRA_CONNECT_ARGS_LEN);
+    let err = set(&mut s, "extra-connect-args", "conn=O:1").unwrap_err();
+    assert!(err.message().contains("type must be"), "{}", err.message());
+    // A good value (or none) clears the error.
+    set(&mut s, "extra-connect-args", None::<&str>).unwrap();
+    assert_eq!(s.extra_args(), Ok(vec![]));
+}

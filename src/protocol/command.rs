@@ -163,9 +163,17 @@ impl Status {
     }
 }
 
+/// Longest extra connect argument string accepted. Real ones are a few dozen bytes; the connect
+/// command they join must stay far below RTMP's 16 MiB message length.
+pub const MAX_EXTRA_CONNECT_ARGS_LEN: usize = 64 * 1024;
+
 /// Arguments are named by position (from 1), never by text: they may carry tokens.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ExtraArgsError {
+    #[error(
+        "extra connect arguments of {0} bytes are longer than the {MAX_EXTRA_CONNECT_ARGS_LEN} allowed"
+    )]
+    TooLong(usize),
     #[error("extra connect argument {0} is not of the form conn=TYPE:VALUE")]
     Malformed(usize),
     #[error("extra connect argument {0} has an invalid number")]
@@ -177,6 +185,9 @@ pub enum ExtraArgsError {
 /// Parses librtmp-style extra connect arguments as rtmp2 accepts them:
 /// `conn=B:1 conn=N:1.5 conn=S:text conn=Z:` (boolean, number, string, null), separated by spaces.
 pub fn parse_extra_connect_args(spec: &str) -> Result<Vec<Amf0Value>, ExtraArgsError> {
+    if spec.len() > MAX_EXTRA_CONNECT_ARGS_LEN {
+        return Err(ExtraArgsError::TooLong(spec.len()));
+    }
     spec.split_whitespace()
         .zip(1..)
         .map(|(item, position)| {
@@ -311,5 +322,17 @@ mod tests {
         assert!(!err.to_string().contains("TOKEN456"), "{err}");
         let err = parse_extra_connect_args("TOKEN456").unwrap_err();
         assert!(!err.to_string().contains("TOKEN456"), "{err}");
+        // Far beyond any real use, and a connect command too large to send.
+        let mut long = "conn=S:".to_owned();
+        long.extend(std::iter::repeat_n(
+            'x',
+            MAX_EXTRA_CONNECT_ARGS_LEN - long.len(),
+        ));
+        assert!(parse_extra_connect_args(&long).is_ok());
+        long.push('x');
+        assert_eq!(
+            parse_extra_connect_args(&long),
+            Err(ExtraArgsError::TooLong(MAX_EXTRA_CONNECT_ARGS_LEN + 1))
+        );
     }
 }

@@ -142,7 +142,7 @@ impl ClientSession {
                 HandshakeProgress::Done(c2) => {
                     self.handshake = None;
                     self.queue_raw_bytes(c2);
-                    self.send_connect();
+                    self.send_connect()?;
                 }
             }
         }
@@ -222,14 +222,15 @@ impl ClientSession {
         if self.stream_id != 0 && self.state != SessionState::Closed {
             if publishing && stop.fc_unpublish {
                 let txn = self.next_transaction(Pending::Ignored);
-                self.send_command(&command::fc_unpublish(txn, &stream));
+                // Sizes as FCPublish and publish, which went out: these cannot be too large.
+                let _ = self.send_command(&command::fc_unpublish(txn, &stream));
             }
             if stop.close_stream || !publishing {
-                self.send_command(&command::close_stream(self.stream_id));
+                let _ = self.send_command(&command::close_stream(self.stream_id));
             }
             if stop.delete_stream {
                 let txn = self.next_transaction(Pending::Ignored);
-                self.send_command(&command::delete_stream(txn, self.stream_id));
+                let _ = self.send_command(&command::delete_stream(txn, self.stream_id));
             }
         }
         self.state = SessionState::Closed;
@@ -297,12 +298,19 @@ impl ClientSession {
         self.write_raw(chunk_stream, &raw);
     }
 
-    fn send_command(&mut self, message: &Message) {
+    /// Commands carry the caller's strings (stream name, extra connect arguments), so one can
+    /// exceed RTMP's 24-bit message length: an error, where the chunk writer would panic.
+    fn send_command(&mut self, message: &Message) -> Result<(), SessionError> {
         let stream_id = match message {
             Message::Command { stream_id, .. } => *stream_id,
             _ => 0,
         };
-        self.send_message(csid::COMMAND, message, 0, stream_id);
+        let raw = message.to_raw(0, stream_id);
+        if raw.payload.len() > super::chunk::MAX_MESSAGE_LENGTH as usize {
+            return Err(SessionError::MessageTooLarge(raw.payload.len()));
+        }
+        self.write_raw(csid::COMMAND, &raw);
+        Ok(())
     }
 
     fn next_transaction(&mut self, pending: Pending) -> f64 {
@@ -312,7 +320,7 @@ impl ClientSession {
         id
     }
 
-    fn send_connect(&mut self) {
+    fn send_connect(&mut self) -> Result<(), SessionError> {
         let purpose = match self.config.mode {
             SessionMode::Publish { .. } => ConnectPurpose::Publish,
             SessionMode::Play { .. } => ConnectPurpose::Play,
@@ -329,10 +337,11 @@ impl ClientSession {
             extra_args: self.config.extra_connect_args.clone(),
         };
         let txn = self.next_transaction(Pending::Connect);
-        self.send_command(&command::connect(txn, &params));
+        self.send_command(&command::connect(txn, &params))?;
         // After the connect request, as some servers expect (rml_rtmp#31).
         self.set_chunk_size(self.config.chunk_size);
         self.state = SessionState::Connecting;
+        Ok(())
     }
 
     fn maybe_acknowledge(&mut self) {
@@ -544,17 +553,17 @@ impl ClientSession {
                     return Err(self.connect_rejected(status.unwrap_or_default()));
                 }
                 let info = args.into_iter().next().unwrap_or(command_object);
-                self.answer_secure_token(&info);
+                self.answer_secure_token(&info)?;
                 self.events.push_back(SessionEvent::Connected(info));
                 let stream = self.config.stream_name().to_owned();
                 if matches!(self.config.mode, SessionMode::Publish { .. }) {
                     let txn = self.next_transaction(Pending::Ignored);
-                    self.send_command(&command::release_stream(txn, &stream));
+                    self.send_command(&command::release_stream(txn, &stream))?;
                     let txn = self.next_transaction(Pending::Ignored);
-                    self.send_command(&command::fc_publish(txn, &stream));
+                    self.send_command(&command::fc_publish(txn, &stream))?;
                 }
                 let txn = self.next_transaction(Pending::CreateStream);
-                self.send_command(&command::create_stream(txn));
+                self.send_command(&command::create_stream(txn))?;
                 self.state = SessionState::CreatingStream;
                 Ok(())
             }
@@ -563,8 +572,7 @@ impl ClientSession {
                 match (success, stream_id) {
                     (true, Some(id)) if id >= 0.0 && id <= f64::from(u32::MAX) => {
                         self.stream_id = id as u32;
-                        self.start_stream();
-                        Ok(())
+                        self.start_stream()
                     }
                     _ => {
                         let status = Status::from_args(&args).unwrap_or_default();
@@ -602,12 +610,12 @@ impl ClientSession {
     }
 
     /// Answers a `secureToken` in the connect answer, when we have the key for it.
-    fn answer_secure_token(&mut self, info: &Amf0Value) {
+    fn answer_secure_token(&mut self, info: &Amf0Value) -> Result<(), SessionError> {
         let (Some(key), Some(token)) = (
             self.config.secure_token.as_deref(),
             info.get("secureToken").and_then(Amf0Value::as_str),
         ) else {
-            return;
+            return Ok(());
         };
         if let Some(answer) = auth::decode_secure_token(key, token) {
             let message = Message::Command {
@@ -617,25 +625,26 @@ impl ClientSession {
                 command_object: Amf0Value::Null,
                 args: vec![Amf0Value::String(answer)],
             };
-            self.send_command(&message);
+            self.send_command(&message)?;
         }
+        Ok(())
     }
 
-    fn start_stream(&mut self) {
+    fn start_stream(&mut self) -> Result<(), SessionError> {
         let stream_id = self.stream_id;
         match self.config.mode.clone() {
             SessionMode::Publish {
                 stream,
                 publish_type,
             } => {
-                self.send_command(&command::publish(stream_id, &stream, &publish_type));
+                self.send_command(&command::publish(stream_id, &stream, &publish_type))?;
             }
             SessionMode::Play {
                 stream,
                 start,
                 buffer_ms,
             } => {
-                self.send_command(&command::play(stream_id, &stream, start));
+                self.send_command(&command::play(stream_id, &stream, start))?;
                 self.send_message(
                     csid::PROTOCOL_CONTROL,
                     &Message::UserControl(UserControlEvent::SetBufferLength {
@@ -648,6 +657,7 @@ impl ClientSession {
             }
         }
         self.state = SessionState::StartingStream;
+        Ok(())
     }
 
     fn handle_status(&mut self, status: Status) -> Result<(), SessionError> {

@@ -667,4 +667,4 @@ fn garbage_after_handshake_fails_cleanly() {
     assert_eq!(client.state(), SessionState::Closed);
 }
 
-mod undecodable;
+mod robustness;

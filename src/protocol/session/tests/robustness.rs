@@ -1,4 +1,5 @@
-//! Messages whose AMF does not decode: skipped unless the session depends on them.
+//! Odd input from either side: server messages whose AMF does not decode (skipped unless the
+//! session depends on them) and commands too large to send (errors, not panics).
 
 use super::*;
 
@@ -163,6 +164,63 @@ fn short_control_messages_stay_fatal() {
                 Err(SessionError::Message(MessageError::TooShort { .. }))
             ),
             "type {type_id}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn oversized_commands_are_errors_not_panics() {
+    // A string longer than RTMP's 24-bit message length, in the connect command's extra
+    // arguments, or as the stream name in releaseStream (publish) and play.
+    let huge = "x".repeat(crate::protocol::chunk::MAX_MESSAGE_LENGTH as usize + 1);
+    let mut config = publish_config();
+    config.extra_connect_args = vec![Amf0Value::String(huge.clone())];
+    let mut client = ClientSession::new(config, 0, &[7; 1528]);
+    let mut server = ScriptedServer::new();
+    server.receive(&mut client);
+    let result = server.deliver(&mut client);
+    assert!(
+        matches!(result, Err(SessionError::MessageTooLarge(n)) if n > huge.len()),
+        "{result:?}"
+    );
+    assert_eq!(client.state(), SessionState::Closed);
+
+    for mode in [
+        SessionMode::Publish {
+            stream: huge.clone(),
+            publish_type: "live".into(),
+        },
+        SessionMode::Play {
+            stream: huge.clone(),
+            start: -2.0,
+            buffer_ms: 100,
+        },
+    ] {
+        let mut config = play_config();
+        config.mode = mode;
+        let mut client = ClientSession::new(config, 0, &[7; 1528]);
+        let mut server = ScriptedServer::new();
+        server.receive(&mut client);
+        server.deliver(&mut client).unwrap();
+        server.receive(&mut client);
+        let (_, txn, ..) = server.next_command();
+        server.result(txn, connect_success());
+        let mut result = server.deliver(&mut client);
+        if result.is_ok() {
+            // Play: the createStream answer leads to the play command.
+            server.receive(&mut client);
+            let txn = loop {
+                let (name, txn, ..) = server.next_command();
+                if name == "createStream" {
+                    break txn;
+                }
+            };
+            server.result(txn, vec![Amf0Value::Number(1.0)]);
+            result = server.deliver(&mut client);
+        }
+        assert!(
+            matches!(result, Err(SessionError::MessageTooLarge(_))),
+            "{result:?}"
         );
     }
 }
