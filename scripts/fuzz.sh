@@ -6,6 +6,9 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
+# The targets build with overflow checks and debug assertions on (fuzz/Cargo.toml's release
+# profile), so an arithmetic overflow is a crash here, as it is in a debug build of the plugin.
+#
 # cargo-fuzz needs unstable rustc flags (-Zsanitizer=address); RUSTC_BOOTSTRAP=1 lets the
 # stable toolchain accept them, so no nightly is needed.
 set -euo pipefail

@@ -8,7 +8,9 @@
 //!
 //! Secrets: the password is never returned by a property (`password` reads as NULL, `location` is
 //! formatted without it) and never printed by `Debug`, so it cannot leak into logs or
-//! `gst-inspect`/`gst-launch -v` output.
+//! `gst-inspect`/`gst-launch -v` output. Query values (stream keys, tokens) are kept in the
+//! `location` read back, which must round-trip, but logs and error messages print a location
+//! through [`Location::to_redacted_uri`] (or [`Location::redacted_stream`]), which hide them.
 
 use std::fmt;
 
@@ -17,6 +19,7 @@ use gst::prelude::*;
 
 use crate::protocol::amf0::Amf0Value;
 use crate::protocol::command::{ExtraArgsError, parse_extra_connect_args};
+use crate::protocol::redact::redact_query;
 
 pub const DEFAULT_HOST: &str = "localhost";
 pub const DEFAULT_PORT: u16 = 1935;
@@ -116,8 +119,8 @@ impl fmt::Debug for Location {
             .field("scheme", &self.scheme)
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("application", &self.application)
-            .field("stream", &self.stream)
+            .field("application", &redact_query(&self.application))
+            .field("stream", &redact_query(&self.stream))
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| Redacted))
             .finish()
@@ -223,6 +226,32 @@ impl Location {
             self.authority(),
             self.path()
         )
+    }
+
+    /// The location to print in logs and error messages: [`to_uri`](Self::to_uri) with the
+    /// values of query strings (stream keys, tokens) redacted; the stream name stays.
+    pub fn to_redacted_uri(&self) -> String {
+        let user = match &self.username {
+            Some(u) => format!("{}@", percent_encode_userinfo(u)),
+            None => String::new(),
+        };
+        format!(
+            "{}://{user}{}/{}/{}",
+            self.scheme.as_str(),
+            self.authority(),
+            redact_query(&self.application),
+            redact_query(&self.stream)
+        )
+    }
+
+    /// The stream name to print: its query values redacted (`name?key=<redacted>`).
+    pub fn redacted_stream(&self) -> std::borrow::Cow<'_, str> {
+        redact_query(&self.stream)
+    }
+
+    /// The application to print, as [`redacted_stream`](Self::redacted_stream).
+    pub fn redacted_application(&self) -> std::borrow::Cow<'_, str> {
+        redact_query(&self.application)
     }
 
     /// The `tcUrl` of the connect command: `scheme://host[:port]/application`, without
@@ -335,6 +364,8 @@ pub struct Settings {
     pub tls_ca_file: Option<String>,
     /// Why the last `location` that was set did not parse; cleared by the next good one.
     location_error: Option<LocationError>,
+    /// Why the last `extra-connect-args` that was set was refused; cleared by the next good one.
+    extra_args_error: Option<ExtraArgsError>,
 }
 
 /// Secrets (password, secure token) stay out of debug output.
@@ -442,6 +473,7 @@ impl Default for Settings {
             authmod: Authmod::default(),
             secure_token: None,
             location_error: None,
+            extra_args_error: None,
         }
     }
 }
@@ -585,6 +617,8 @@ impl Settings {
     /// [`Settings::validate`], and returns a `gst::URIError::BadUri` error that a URI handler's
     /// `set_uri` can return as is. Setting a single part (`host`, `stream`, ...) updates the
     /// location in place; a NULL string sets that part to empty (user name: no user name).
+    /// `extra-connect-args` that do not parse (or are too long to send) are refused the same
+    /// way, remembered for [`Settings::extra_args`].
     pub fn set_property(
         &mut self,
         value: &glib::Value,
@@ -629,7 +663,21 @@ impl Settings {
             "async-connect" => {
                 self.async_connect = value.get().map_err(|e| type_error(pspec, e))?
             }
-            "extra-connect-args" => self.extra_connect_args = string()?,
+            "extra-connect-args" => {
+                // Refused as a bad location is: the settings stay, and starting fails.
+                let spec = string()?;
+                match spec.as_deref().map(parse_extra_connect_args).transpose() {
+                    Ok(_) => {
+                        self.extra_connect_args = spec;
+                        self.extra_args_error = None;
+                    }
+                    Err(e) => {
+                        let err = type_error(pspec, &e);
+                        self.extra_args_error = Some(e);
+                        return Err(err);
+                    }
+                }
+            }
             "tls-validation-flags" => {
                 self.tls_validation_flags = value.get().map_err(|e| type_error(pspec, e))?;
             }
@@ -674,8 +722,12 @@ impl Settings {
         }
     }
 
-    /// The parsed `extra-connect-args`, empty when unset.
+    /// The parsed `extra-connect-args`, empty when unset; the error if the last value set was
+    /// refused.
     pub fn extra_args(&self) -> Result<Vec<Amf0Value>, ExtraArgsError> {
+        if let Some(e) = &self.extra_args_error {
+            return Err(e.clone());
+        }
         match &self.extra_connect_args {
             Some(spec) => parse_extra_connect_args(spec),
             None => Ok(Vec::new()),

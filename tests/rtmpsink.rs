@@ -219,6 +219,40 @@ fn server_not_listening_is_a_clear_error() {
 }
 
 #[test]
+fn huge_extra_connect_args_are_refused_with_a_clear_error() {
+    init();
+    let port = common::free_port();
+    let pipeline = gst::parse::launch(&format!(
+        "{VIDEO_320} ! rtmpsink name=s location=rtmp://127.0.0.1:{port}/live/x timeout=3"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline.by_name("s").unwrap();
+    // Beyond what a connect command can carry: refused when set (a warning), and starting fails
+    // saying why, before any connection is tried (nothing listens on the port).
+    let huge = format!("conn=S:{}", "x".repeat(17 * 1024 * 1024));
+    sink.set_property("extra-connect-args", &huge);
+    let kept = sink.property::<Option<String>>("extra-connect-args");
+    assert_eq!(kept.map(|s| s.len()), None, "extra-connect-args were kept");
+    let _ = pipeline.set_state(gst::State::Playing);
+    let bus = pipeline.bus().unwrap();
+    let message = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(20), &[gst::MessageType::Error])
+        .expect("an error");
+    let gst::MessageView::Error(err) = message.view() else {
+        unreachable!()
+    };
+    let text = err.error().to_string();
+    assert!(err.error().matches(gst::ResourceError::Settings), "{text}");
+    assert!(
+        text.contains("Invalid extra-connect-args") && text.contains("longer than"),
+        "{text}"
+    );
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
 fn mixing_flv_and_elementary_pads_is_refused() {
     init();
     let sink = gst::ElementFactory::make("rtmpsink").build().unwrap();

@@ -16,6 +16,8 @@ use mio::{Events, Interest, Poll, Token};
 use super::read_buffer::ReadBuffer;
 use super::transport::{TlsFailure, Transport};
 use super::{CAT, ConnectOptions, ConnectionError, Inner, Outgoing, Phase, Shared};
+use crate::protocol::amf0::Amf0Value;
+use crate::protocol::redact::redact_query;
 use crate::protocol::session::{
     ClientSession, SessionError, SessionEvent, SessionMode, SessionState,
 };
@@ -29,9 +31,14 @@ const MAX_UNSENT: usize = 256 * 1024;
 /// How long a closing publisher waits for the server to close after our half-close.
 const MAX_DRAIN: Duration = Duration::from_secs(2);
 
+/// What an event counts toward the incoming queue's bound: media by payload, data messages also
+/// by the memory their values hold (a server may send large ones), anything else a nominal 64.
 pub(super) fn event_size(event: &SessionEvent) -> usize {
     match event {
         SessionEvent::Media { payload, .. } => payload.len(),
+        SessionEvent::Data { values, .. } => {
+            64 + values.iter().map(Amf0Value::held_bytes).sum::<usize>()
+        }
         _ => 64,
     }
 }
@@ -472,6 +479,9 @@ impl Io {
                     }
                 }
                 SessionEvent::Connected(_) => {}
+                SessionEvent::Skipped { type_id, reason } => {
+                    gst::warning!(CAT, "skipped a message of type {type_id}: {reason}");
+                }
                 other if playing => {
                     push_incoming(&mut inner, other);
                     changed = true;
@@ -480,7 +490,8 @@ impl Io {
                     gst::info!(CAT, "server status {} {}", status.code, status.description);
                 }
                 SessionEvent::ReconnectRequest { tc_url } => {
-                    gst::info!(CAT, "server asks us to reconnect (to {tc_url:?})");
+                    let to = tc_url.as_deref().map(redact_query);
+                    gst::info!(CAT, "server asks us to reconnect (to {to:?})");
                     inner.reconnect_request = Some(tc_url);
                 }
                 other => gst::debug!(CAT, "ignoring {other:?} while publishing"),

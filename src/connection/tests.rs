@@ -269,3 +269,70 @@ fn playing_through_a_tiny_queue_loses_no_wake_up() {
         server.join().unwrap();
     });
 }
+
+#[test]
+fn data_messages_count_by_size_toward_the_incoming_bound() {
+    gst::init().unwrap();
+    const DATA_MESSAGES: usize = 30;
+    const TEXT: usize = 100_000;
+    const BOUND: usize = 64 * 1024;
+    within(Duration::from_secs(60), || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let mut peer = Peer::accept(&listener);
+            peer.accept_session("play", "NetStream.Play.Start");
+            // 3 MB of data messages, far beyond the bound, for a client that is not taking them.
+            for i in 0..DATA_MESSAGES {
+                peer.send(&Message::Data {
+                    timestamp: i as u32,
+                    stream_id: 1,
+                    values: vec![
+                        Amf0Value::String("onTextData".into()),
+                        Amf0Value::String("t".repeat(TEXT)),
+                    ],
+                    raw: Bytes::new(),
+                });
+            }
+            while peer.message().is_some() {}
+        });
+        let mode = SessionMode::Play {
+            stream: "s".into(),
+            start: -2.0,
+            buffer_ms: 1000,
+        };
+        let mut options = options(port, mode);
+        options.max_incoming_bytes = BOUND;
+        let connection = Connection::start(options).unwrap();
+        connection.wait_ready().unwrap();
+        // Time for the I/O thread to read whatever it would (loopback takes 3 MB in far less).
+        std::thread::sleep(Duration::from_millis(1000));
+        let queued = {
+            let inner = connection.shared.lock();
+            let data = |e: &&SessionEvent| matches!(e, SessionEvent::Data { .. });
+            (
+                inner.incoming.iter().filter(data).count(),
+                inner.incoming_bytes,
+            )
+        };
+        // Reading stopped at the bound: what one read of the socket brought can overshoot it,
+        // by at most a couple of messages. Counted at 64 bytes each, all 30 were queued.
+        assert!(queued.0 <= 3, "{queued:?} data messages/bytes queued");
+        assert!(queued.1 >= BOUND, "{queued:?}");
+        // Taking them makes room, and none is lost.
+        let mut got = 0;
+        while got < DATA_MESSAGES {
+            match connection.recv(Some(Duration::from_secs(30))).unwrap() {
+                Some(SessionEvent::Data { timestamp, values }) => {
+                    assert_eq!(timestamp, got as u32);
+                    assert_eq!(values[1].as_str().map(str::len), Some(TEXT));
+                    got += 1;
+                }
+                Some(_) => {}
+                None => panic!("no data for 30 s after {got} messages"),
+            }
+        }
+        drop(connection);
+        server.join().unwrap();
+    });
+}

@@ -72,6 +72,9 @@ impl AudioSpecificConfig {
         if object_type == 5 || object_type == 29 {
             extension_sample_rate = Some(read_rate(&mut r)?);
             object_type = read_object_type(&mut r).ok_or(short)?;
+            if object_type == 0 {
+                return Err(FlvError::InvalidAsc("audio object type 0"));
+            }
         }
         Ok(AudioSpecificConfig {
             object_type,

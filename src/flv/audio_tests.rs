@@ -87,8 +87,10 @@ fn asc_variants() {
 
 #[test]
 fn bad_asc_is_an_error() {
-    let cases: [(&[u8], &str); 6] = [
+    let cases: [(&[u8], &str); 7] = [
         (&[], "truncated"),
+        // SBR (5) wrapping object type 0: found by the noise test below.
+        (&[0x2a, 0x11, 0x80], "audio object type 0"),
         (&[0x12], "truncated"),
         (&[0x17, 0x80, 0x49], "truncated"),
         (&[0x16, 0x88], "reserved sampling frequency index"),
@@ -323,6 +325,7 @@ fn garbage_and_truncated_audio_bodies() {
         Err(FlvError::UnknownAacPacketType(2))
     );
     let mut state = 99u32;
+    let mut parsed = [0; 3];
     for _ in 0..300 {
         state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
         let len = (state >> 24) as usize % 16;
@@ -331,14 +334,59 @@ fn garbage_and_truncated_audio_bodies() {
             .collect();
         for cut in 0..=data.len() {
             let body = Bytes::copy_from_slice(&data[..cut]);
-            let _ = parse_audio_body(&body);
-            let _ = AudioSpecificConfig::parse(&body);
-            let _ = Mp3Header::find(&body);
             let mut ex = vec![0x90 | (state as u8 & 0x0f)];
             ex.extend_from_slice(&body);
-            let _ = parse_audio_body(&Bytes::from(ex));
+            for body in [body.clone(), Bytes::from(ex)] {
+                if let Ok(tag) = parse_audio_body(&body) {
+                    parsed[0] += 1;
+                    check_audio_tag(&body, &tag);
+                }
+            }
+            if let Ok(asc) = AudioSpecificConfig::parse(&body) {
+                parsed[1] += 1;
+                check_asc(&asc);
+            }
+            if let Ok(header) = Mp3Header::find(&body) {
+                parsed[2] += 1;
+                check_mp3_header(&header);
+            }
         }
     }
+    // Noise parses often enough that the checks ran on real results.
+    assert!(parsed.iter().all(|&n| n > 0), "{parsed:?}");
+}
+
+/// What holds for any parsed tag: payloads are the tail of the body.
+fn check_audio_tag(body: &Bytes, tag: &AudioTag) {
+    match tag {
+        AudioTag::AacSequenceHeader(data) | AudioTag::AacFrame(data) | AudioTag::Mp3 { data } => {
+            assert!(data.len() < body.len() && body.ends_with(data), "{tag:?}");
+        }
+        AudioTag::Unsupported { sound_format } => {
+            assert!(
+                ![SOUND_FORMAT_AAC, SOUND_FORMAT_MP3, SOUND_FORMAT_MP3_8K].contains(sound_format)
+            );
+        }
+        AudioTag::UnsupportedEnhanced { .. } => {}
+    }
+}
+
+fn check_asc(asc: &AudioSpecificConfig) {
+    assert_ne!(asc.object_type, 0, "{asc:?}");
+    // A table rate or an explicit 24-bit one, never 0.
+    for rate in std::iter::once(asc.sample_rate).chain(asc.extension_sample_rate) {
+        assert!((1..1 << 24).contains(&rate), "{asc:?}");
+    }
+    match asc.channels {
+        None => assert_eq!(asc.channel_config, 0),
+        Some(n) => assert!((1..=24).contains(&n), "{asc:?}"),
+    }
+}
+
+fn check_mp3_header(h: &Mp3Header) {
+    assert!((1..=3).contains(&h.mpeg_audio_version) && (1..=3).contains(&h.layer));
+    assert!([8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000].contains(&h.rate));
+    assert!(h.channels == 1 || h.channels == 2);
 }
 
 #[test]

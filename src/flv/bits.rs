@@ -60,11 +60,22 @@ impl<'a> BitReader<'a> {
         u32::try_from(value).ok()
     }
 
-    /// Signed exp-Golomb code, se(v) in H.264.
+    /// Signed exp-Golomb code, se(v) in H.264: -(2^31 - 1) ..= 2^31 - 1.
     pub(crate) fn read_se(&mut self) -> Option<i32> {
         let k = i64::from(self.read_ue()?);
         let value = if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) };
         i32::try_from(value).ok()
+    }
+
+    /// ue(v) limited to the range the specification gives the field: a larger value is a
+    /// malformed header (`None`), so later arithmetic on it cannot overflow.
+    pub(crate) fn read_ue_max(&mut self, max: u32) -> Option<u32> {
+        self.read_ue().filter(|&v| v <= max)
+    }
+
+    /// se(v) limited to `min..=max`, as [`read_ue_max`](Self::read_ue_max).
+    pub(crate) fn read_se_in(&mut self, min: i32, max: i32) -> Option<i32> {
+        self.read_se().filter(|v| (min..=max).contains(v))
     }
 }
 
@@ -121,6 +132,28 @@ mod tests {
         assert_eq!(BitReader::new(&[0, 0, 0, 0, 0]).read_ue(), None);
         assert_eq!(BitReader::new(&[]).read_ue(), None);
         assert_eq!(BitReader::new(&[0x00, 0x01]).read_ue(), None);
+    }
+
+    #[test]
+    fn exp_golomb_limits() {
+        // 31 leading zeros, a one and 31 ones: the largest ue(v) that fits, 2^32 - 2.
+        let max = [0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(BitReader::new(&max).read_ue(), Some(u32::MAX - 1));
+        // ... and as se(v): -(2^31 - 1) (even codes are negative).
+        assert_eq!(BitReader::new(&max).read_se(), Some(-i32::MAX));
+        // 32 and more leading zeros cannot fit 32 bits: refused, never wrapped.
+        let too_long = [0, 0, 0, 0, 0x80, 0, 0, 0, 0];
+        assert_eq!(BitReader::new(&too_long).read_ue(), None);
+        assert_eq!(BitReader::new(&too_long).read_se(), None);
+        let mut forty_zeros = vec![0u8; 5];
+        forty_zeros.extend_from_slice(&[0xff; 8]);
+        assert_eq!(BitReader::new(&forty_zeros).read_ue(), None);
+        // Bounded reads: 00111 is ue 6, se -3.
+        assert_eq!(BitReader::new(&[0b0011_1000]).read_ue_max(6), Some(6));
+        assert_eq!(BitReader::new(&[0b0011_1000]).read_ue_max(5), None);
+        assert_eq!(BitReader::new(&[0b0011_1000]).read_se_in(-3, 3), Some(-3));
+        assert_eq!(BitReader::new(&[0b0011_1000]).read_se_in(-2, 3), None);
+        assert_eq!(BitReader::new(&max).read_se_in(-128, 127), None);
     }
 
     #[test]

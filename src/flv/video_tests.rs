@@ -200,13 +200,56 @@ fn garbage_and_truncated_bodies_are_errors() {
             .collect();
         inputs.push(noise);
     }
+    let (mut tags, mut configs) = (0, 0);
     for input in inputs {
         for len in 0..=input.len() {
             let body = Bytes::copy_from_slice(&input[..len]);
-            let _ = parse_video_body(&body);
-            let _ =
-                AvcDecoderConfig::parse(&body).map(|c| (c.first_sps().map(|_| ()), c.sps_info()));
+            if let Ok(tag) = parse_video_body(&body) {
+                tags += 1;
+                check_video_tag(&body, &tag);
+            }
+            // Both the whole body and what follows a tag header, where an avcC would be.
+            for avcc in [body.clone(), body.slice(len.min(5)..)] {
+                if let Ok(config) = AvcDecoderConfig::parse(&avcc) {
+                    configs += 1;
+                    check_avcc(&avcc, &config);
+                }
+            }
         }
+    }
+    // The real bodies' prefixes parse, so the checks above ran on real results.
+    assert!(tags > 20 && configs > 5, "{tags} tags, {configs} configs");
+}
+
+/// What holds for any parsed tag: payloads are the tail of the body, times fit an SI24.
+fn check_video_tag(body: &Bytes, tag: &VideoTag) {
+    match tag {
+        VideoTag::AvcSequenceHeader(data) => {
+            assert!(data.len() < body.len() && body.ends_with(data), "{tag:?}");
+        }
+        VideoTag::AvcFrame { cts_ms, data, .. } => {
+            assert!(data.len() < body.len() && body.ends_with(data), "{tag:?}");
+            assert!((CTS_MIN..=CTS_MAX).contains(cts_ms), "{tag:?}");
+        }
+        VideoTag::Unsupported { codec_id } => assert_ne!(*codec_id, CODEC_ID_AVC),
+        VideoTag::UnsupportedEnhanced { fourcc, .. } => {
+            assert_ne!(fourcc.as_ref(), Some(b"avc1"), "{tag:?}");
+        }
+        VideoTag::AvcEndOfSequence | VideoTag::Command => {}
+    }
+}
+
+/// What holds for any accepted avcC: the fixed part is there, the SPS lies inside it and any
+/// size read from it is a real picture size.
+fn check_avcc(body: &Bytes, config: &AvcDecoderConfig) {
+    assert_eq!(config.as_bytes(), body);
+    assert!(body.len() >= 7 && body[0] == 1);
+    assert!((1..=4).contains(&config.nal_length_size()));
+    if let Some(sps) = config.first_sps() {
+        assert!(sps.len() + 8 <= body.len());
+    }
+    if let Some(info) = config.sps_info() {
+        assert!((1..=16384).contains(&info.width) && (1..=16384).contains(&info.height));
     }
 }
 

@@ -176,6 +176,56 @@ fn debug_redacts_the_password() {
 }
 
 #[test]
+fn printed_forms_redact_query_values() {
+    let mut loc = parse("rtmp://alice:pw@h:1936/app/stream?key=SECRET123&x");
+    assert_eq!(
+        loc.to_redacted_uri(),
+        "rtmp://alice@h:1936/app/stream?key=<redacted>&<redacted>"
+    );
+    assert_eq!(loc.redacted_stream(), "stream?key=<redacted>&<redacted>");
+    // A `/` in a token stays in the query; an application (set on its own) may carry one too.
+    let slashed = parse("rtmp://h/app/s?key=ab/SECRET123");
+    assert_eq!(slashed.to_redacted_uri(), "rtmp://h/app/s?key=<redacted>");
+    loc.application = "app?tok=APPSECRET".into();
+    assert_eq!(loc.redacted_application(), "app?tok=<redacted>");
+    assert!(!loc.to_redacted_uri().contains("APPSECRET"));
+    // Without a query the printed form is the URI.
+    let plain = parse("rtmp://h/live/x");
+    assert_eq!(plain.to_redacted_uri(), plain.to_uri());
+    // Debug output, the settings' and the session configuration's too.
+    let mut settings = Settings {
+        location: loc.clone(),
+        extra_connect_args: Some("conn=S:TOKEN456".into()),
+        secure_token: Some("SECURE789".into()),
+        ..Settings::default()
+    };
+    let options = crate::connection::ConnectOptions::from_settings(
+        &settings,
+        crate::protocol::session::SessionMode::Publish {
+            stream: loc.stream.clone(),
+            publish_type: "live".into(),
+        },
+    )
+    .unwrap();
+    for dbg in [
+        format!("{loc:?}"),
+        format!("{settings:?}"),
+        format!("{options:?}"),
+    ] {
+        for secret in ["SECRET123", "APPSECRET", "TOKEN456", "SECURE789", "pw"] {
+            assert!(!dbg.contains(secret), "{secret} in {dbg}");
+        }
+        assert!(dbg.contains("stream?key=<redacted>"), "{dbg}");
+    }
+    // The location property still reads back whole (without the password): it must round-trip.
+    set(&mut settings, "location", "rtmp://h/live/s?key=SECRET123").unwrap();
+    assert_eq!(
+        get::<String>(&settings, "location"),
+        "rtmp://h/live/s?key=SECRET123"
+    );
+}
+
+#[test]
 fn tc_url_forms() {
     assert_eq!(parse("rtmp://h/live/x").tc_url(), "rtmp://h/live");
     assert_eq!(parse("rtmp://h:1935/live/x").tc_url(), "rtmp://h/live");
@@ -391,4 +441,26 @@ fn extra_args_delegate_to_the_command_parser() {
     );
     s.extra_connect_args = Some("conn=O:1".into());
     assert!(s.extra_args().is_err());
+}
+
+#[test]
+fn bad_or_huge_extra_connect_args_are_refused_and_fail_later() {
+    use crate::protocol::command::{ExtraArgsError, MAX_EXTRA_CONNECT_ARGS_LEN};
+    let mut s = Settings::default();
+    set(&mut s, "extra-connect-args", "conn=S:ok").unwrap();
+    let huge = format!("conn=S:{}", "x".repeat(20 * 1024 * 1024));
+    let err = set(&mut s, "extra-connect-args", &huge).unwrap_err();
+    assert!(err.message().contains("longer than"), "{}", err.message());
+    // Refused: the old value stays, and connecting fails with the reason.
+    assert_eq!(
+        get::<Option<String>>(&s, "extra-connect-args").as_deref(),
+        Some("conn=S:ok")
+    );
+    assert_eq!(s.extra_args(), Err(ExtraArgsError::TooLong(huge.len())));
+    assert!(huge.len() > MAX_EXTRA_CONNECT_ARGS_LEN);
+    let err = set(&mut s, "extra-connect-args", "conn=O:1").unwrap_err();
+    assert!(err.message().contains("type must be"), "{}", err.message());
+    // A good value (or none) clears the error.
+    set(&mut s, "extra-connect-args", None::<&str>).unwrap();
+    assert_eq!(s.extra_args(), Ok(vec![]));
 }

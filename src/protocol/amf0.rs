@@ -98,6 +98,38 @@ impl Amf0Value {
             _ => None,
         }
     }
+    /// About the memory this value holds: its own size and what it owns on the heap. Queues
+    /// of decoded values are bounded by it (decoding can expand AMF3 references, so the wire
+    /// size is not the measure).
+    pub fn held_bytes(&self) -> usize {
+        let props = |p: &[(String, Amf0Value)]| -> usize {
+            p.iter()
+                .map(|(k, v)| k.len() + v.held_bytes())
+                .sum::<usize>()
+                + std::mem::size_of_val(p)
+        };
+        std::mem::size_of::<Self>()
+            + match self {
+                Amf0Value::String(s) | Amf0Value::LongString(s) | Amf0Value::XmlDocument(s) => {
+                    s.len()
+                }
+                Amf0Value::Object(p) | Amf0Value::EcmaArray(p) => props(p),
+                Amf0Value::TypedObject {
+                    class_name,
+                    properties,
+                } => class_name.len() + props(properties),
+                Amf0Value::StrictArray(items) => items.iter().map(Self::held_bytes).sum(),
+                Amf0Value::AvmPlus(value) => value.held_bytes(),
+                Amf0Value::Number(_)
+                | Amf0Value::Boolean(_)
+                | Amf0Value::Null
+                | Amf0Value::Undefined
+                | Amf0Value::Reference(_)
+                | Amf0Value::Date { .. }
+                | Amf0Value::Unsupported => 0,
+            }
+    }
+
     /// The first property named `key` of an Object, EcmaArray or TypedObject.
     pub fn get(&self, key: &str) -> Option<&Amf0Value> {
         self.properties()?

@@ -47,6 +47,44 @@ pub enum Amf3Value {
     Dictionary(Vec<(Amf3Value, Amf3Value)>),
 }
 
+impl Amf3Value {
+    /// About the memory this value holds, as [`Amf0Value::held_bytes`](super::amf0::Amf0Value::held_bytes).
+    pub fn held_bytes(&self) -> usize {
+        use std::mem::size_of_val;
+        let members = |m: &[(String, Amf3Value)]| -> usize {
+            m.iter()
+                .map(|(k, v)| k.len() + v.held_bytes())
+                .sum::<usize>()
+                + size_of_val(m)
+        };
+        let values = |v: &[Amf3Value]| -> usize { v.iter().map(Self::held_bytes).sum() };
+        std::mem::size_of::<Self>()
+            + match self {
+                Amf3Value::String(s) | Amf3Value::XmlDocument(s) | Amf3Value::Xml(s) => s.len(),
+                Amf3Value::Array { assoc, dense } => members(assoc) + values(dense),
+                Amf3Value::Object {
+                    class_name,
+                    properties,
+                } => class_name.len() + members(properties),
+                Amf3Value::ByteArray(b) => b.len(),
+                Amf3Value::VectorInt(v) => size_of_val(&v[..]),
+                Amf3Value::VectorUint(v) => size_of_val(&v[..]),
+                Amf3Value::VectorDouble(v) => size_of_val(&v[..]),
+                Amf3Value::VectorObject { type_name, items } => type_name.len() + values(items),
+                Amf3Value::Dictionary(pairs) => pairs
+                    .iter()
+                    .map(|(k, v)| k.held_bytes() + v.held_bytes())
+                    .sum(),
+                Amf3Value::Undefined
+                | Amf3Value::Null
+                | Amf3Value::Boolean(_)
+                | Amf3Value::Integer(_)
+                | Amf3Value::Double(_)
+                | Amf3Value::Date(_) => 0,
+            }
+    }
+}
+
 /// Decodes one AMF3 value from the front of `input`, advancing it. Reference tables live for one call.
 pub fn decode(input: &mut &[u8]) -> Result<Amf3Value, AmfError> {
     decode_at_depth(input, 0)

@@ -184,36 +184,47 @@ impl Status {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+/// Longest extra connect argument string accepted. Real ones are a few dozen bytes; the connect
+/// command they join must stay far below RTMP's 16 MiB message length.
+pub const MAX_EXTRA_CONNECT_ARGS_LEN: usize = 64 * 1024;
+
+/// Arguments are named by position (from 1), never by text: they may carry tokens.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ExtraArgsError {
-    #[error("extra connect argument '{0}' is not of the form conn=TYPE:VALUE")]
-    Malformed(String),
-    #[error("extra connect argument '{0}' has an invalid number")]
-    BadNumber(String),
-    #[error("extra connect argument '{0}': type must be B, N, S or Z (objects are not supported)")]
-    UnsupportedType(String),
+    #[error(
+        "extra connect arguments of {0} bytes are longer than the {MAX_EXTRA_CONNECT_ARGS_LEN} allowed"
+    )]
+    TooLong(usize),
+    #[error("extra connect argument {0} is not of the form conn=TYPE:VALUE")]
+    Malformed(usize),
+    #[error("extra connect argument {0} has an invalid number")]
+    BadNumber(usize),
+    #[error("extra connect argument {0}: type must be B, N, S or Z (objects are not supported)")]
+    UnsupportedType(usize),
 }
 
 /// Parses librtmp-style extra connect arguments as rtmp2 accepts them:
 /// `conn=B:1 conn=N:1.5 conn=S:text conn=Z:` (boolean, number, string, null), separated by spaces.
 pub fn parse_extra_connect_args(spec: &str) -> Result<Vec<Amf0Value>, ExtraArgsError> {
+    if spec.len() > MAX_EXTRA_CONNECT_ARGS_LEN {
+        return Err(ExtraArgsError::TooLong(spec.len()));
+    }
     spec.split_whitespace()
-        .map(|item| {
-            let body = item
+        .zip(1..)
+        .map(|(item, position)| {
+            let (kind, value) = item
                 .strip_prefix("conn=")
-                .ok_or_else(|| ExtraArgsError::Malformed(item.to_owned()))?;
-            let (kind, value) = body
-                .split_once(':')
-                .ok_or_else(|| ExtraArgsError::Malformed(item.to_owned()))?;
+                .and_then(|body| body.split_once(':'))
+                .ok_or(ExtraArgsError::Malformed(position))?;
             match kind {
                 "B" => Ok(Amf0Value::Boolean(value != "0" && !value.is_empty())),
                 "N" => value
                     .parse::<f64>()
                     .map(Amf0Value::Number)
-                    .map_err(|_| ExtraArgsError::BadNumber(item.to_owned())),
+                    .map_err(|_| ExtraArgsError::BadNumber(position)),
                 "S" => Ok(Amf0Value::String(value.to_owned())),
                 "Z" => Ok(Amf0Value::Null),
-                _ => Err(ExtraArgsError::UnsupportedType(item.to_owned())),
+                _ => Err(ExtraArgsError::UnsupportedType(position)),
             }
         })
         .collect()
@@ -367,5 +378,25 @@ mod tests {
             parse_extra_connect_args("conn=O:1"),
             Err(ExtraArgsError::UnsupportedType(_))
         ));
+        // Errors name the argument by position: its text may be a token.
+        let err = parse_extra_connect_args("conn=S:ok conn=X:TOKEN456").unwrap_err();
+        assert_eq!(err, ExtraArgsError::UnsupportedType(2));
+        assert!(!err.to_string().contains("TOKEN456"), "{err}");
+        let err = parse_extra_connect_args("conn=N:TOKEN456").unwrap_err();
+        assert!(!err.to_string().contains("TOKEN456"), "{err}");
+        let err = parse_extra_connect_args("TOKEN456").unwrap_err();
+        assert!(!err.to_string().contains("TOKEN456"), "{err}");
+        // Far beyond any real use, and a connect command too large to send.
+        let mut long = "conn=S:".to_owned();
+        long.extend(std::iter::repeat_n(
+            'x',
+            MAX_EXTRA_CONNECT_ARGS_LEN - long.len(),
+        ));
+        assert!(parse_extra_connect_args(&long).is_ok());
+        long.push('x');
+        assert_eq!(
+            parse_extra_connect_args(&long),
+            Err(ExtraArgsError::TooLong(MAX_EXTRA_CONNECT_ARGS_LEN + 1))
+        );
     }
 }

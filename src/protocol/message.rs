@@ -331,22 +331,55 @@ fn amf_start(raw: &RawMessage) -> usize {
     usize::from(amf3 && raw.payload.first() == Some(&0))
 }
 
-fn parse_command(raw: &RawMessage) -> Result<Message, MessageError> {
+/// The name and transaction id of a command message (type 17 or 20), when these two decode
+/// whatever follows them: what a session needs to tell whose answer an undecodable command is.
+pub fn command_header(raw: &RawMessage) -> Option<(String, f64)> {
+    if !matches!(raw.type_id, type_id::COMMAND_AMF0 | type_id::COMMAND_AMF3) {
+        return None;
+    }
+    let mut body = raw.payload.get(amf_start(raw)..).unwrap_or_default();
+    let (name, transaction_id) = decode_command_header(raw, &mut body).ok()?;
+    Some((name, transaction_id.unwrap_or(0.0)))
+}
+
+/// Decodes name and transaction id from the front of `body`; no transaction id in a name-only command.
+fn decode_command_header(
+    raw: &RawMessage,
+    body: &mut &[u8],
+) -> Result<(String, Option<f64>), MessageError> {
     let amf = |source| MessageError::Amf {
         type_id: raw.type_id,
         source,
     };
-    let mut body = raw.payload.get(amf_start(raw)..).unwrap_or_default();
     if body.is_empty() {
         return Err(MessageError::MalformedCommand);
     }
-    let name = match amf0::decode(&mut body).map_err(amf)? {
+    let name = match amf0::decode(body).map_err(amf)? {
         Amf0Value::String(s) | Amf0Value::LongString(s) => s,
         Amf0Value::AvmPlus(Amf3Value::String(s)) => s,
         _ => return Err(MessageError::MalformedCommand),
     };
     // FFmpeg's server answers FCPublish with a bare `onFCPublish`: a name and nothing else.
     if body.is_empty() {
+        return Ok((name, None));
+    }
+    let transaction_id = match amf0::decode(body).map_err(amf)? {
+        Amf0Value::Number(n) => n,
+        Amf0Value::AvmPlus(Amf3Value::Double(n)) => n,
+        Amf0Value::AvmPlus(Amf3Value::Integer(n)) => f64::from(n),
+        _ => return Err(MessageError::MalformedCommand),
+    };
+    Ok((name, Some(transaction_id)))
+}
+
+fn parse_command(raw: &RawMessage) -> Result<Message, MessageError> {
+    let amf = |source| MessageError::Amf {
+        type_id: raw.type_id,
+        source,
+    };
+    let mut body = raw.payload.get(amf_start(raw)..).unwrap_or_default();
+    let (name, transaction_id) = decode_command_header(raw, &mut body)?;
+    let Some(transaction_id) = transaction_id else {
         return Ok(Message::Command {
             stream_id: raw.stream_id,
             name,
@@ -354,12 +387,6 @@ fn parse_command(raw: &RawMessage) -> Result<Message, MessageError> {
             command_object: Amf0Value::Null,
             args: Vec::new(),
         });
-    }
-    let transaction_id = match amf0::decode(&mut body).map_err(amf)? {
-        Amf0Value::Number(n) => n,
-        Amf0Value::AvmPlus(Amf3Value::Double(n)) => n,
-        Amf0Value::AvmPlus(Amf3Value::Integer(n)) => f64::from(n),
-        _ => return Err(MessageError::MalformedCommand),
     };
     // Some servers end a command after the transaction id.
     let command_object = if body.is_empty() {

@@ -10,6 +10,7 @@
 //! - [`chunk`]: splitting messages into chunks and reassembling them.
 //! - [`message`]: typed protocol control, user control, command and media messages.
 //! - [`session`]: the client state machine (connect, publish, play, status).
+//! - [`redact`]: stream keys and tokens out of anything printed.
 
 pub mod amf0;
 pub mod amf3;
@@ -20,6 +21,7 @@ pub mod handshake;
 pub mod message;
 #[cfg(test)]
 mod proptests;
+pub mod redact;
 pub mod session;
 #[cfg(test)]
 pub mod testdata_nginx_vod;

@@ -20,7 +20,9 @@ use super::chunk::{
 };
 use super::command::{self, ConnectParams, ConnectPurpose, Status};
 use super::handshake::{ClientHandshake, HandshakeProgress};
-use super::message::{Message, UserControlEvent, csid, split_aggregate, type_id};
+use super::message::{
+    Message, MessageError, UserControlEvent, command_header, csid, split_aggregate, type_id,
+};
 
 mod types;
 
@@ -141,7 +143,7 @@ impl ClientSession {
                 HandshakeProgress::Done(c2) => {
                     self.handshake = None;
                     self.queue_raw_bytes(c2);
-                    self.send_connect();
+                    self.send_connect()?;
                 }
             }
         }
@@ -208,7 +210,7 @@ impl ClientSession {
         if self.state != SessionState::Playing {
             return Err(SessionError::NotPlaying);
         }
-        self.send_command(&command::seek(self.stream_id, f64::from(ms)));
+        self.send_command(&command::seek(self.stream_id, f64::from(ms)))?;
         Ok(())
     }
 
@@ -217,7 +219,7 @@ impl ClientSession {
         if self.state != SessionState::Playing {
             return Err(SessionError::NotPlaying);
         }
-        self.send_command(&command::pause(self.stream_id, pause, f64::from(ms)));
+        self.send_command(&command::pause(self.stream_id, pause, f64::from(ms)))?;
         Ok(())
     }
 
@@ -240,14 +242,15 @@ impl ClientSession {
         if self.stream_id != 0 && self.state != SessionState::Closed {
             if publishing && stop.fc_unpublish {
                 let txn = self.next_transaction(Pending::Ignored);
-                self.send_command(&command::fc_unpublish(txn, &stream));
+                // Sizes as FCPublish and publish, which went out: these cannot be too large.
+                let _ = self.send_command(&command::fc_unpublish(txn, &stream));
             }
             if stop.close_stream || !publishing {
-                self.send_command(&command::close_stream(self.stream_id));
+                let _ = self.send_command(&command::close_stream(self.stream_id));
             }
             if stop.delete_stream {
                 let txn = self.next_transaction(Pending::Ignored);
-                self.send_command(&command::delete_stream(txn, self.stream_id));
+                let _ = self.send_command(&command::delete_stream(txn, self.stream_id));
             }
         }
         self.state = SessionState::Closed;
@@ -315,12 +318,19 @@ impl ClientSession {
         self.write_raw(chunk_stream, &raw);
     }
 
-    fn send_command(&mut self, message: &Message) {
+    /// Commands carry the caller's strings (stream name, extra connect arguments), so one can
+    /// exceed RTMP's 24-bit message length: an error, where the chunk writer would panic.
+    fn send_command(&mut self, message: &Message) -> Result<(), SessionError> {
         let stream_id = match message {
             Message::Command { stream_id, .. } => *stream_id,
             _ => 0,
         };
-        self.send_message(csid::COMMAND, message, 0, stream_id);
+        let raw = message.to_raw(0, stream_id);
+        if raw.payload.len() > super::chunk::MAX_MESSAGE_LENGTH as usize {
+            return Err(SessionError::MessageTooLarge(raw.payload.len()));
+        }
+        self.write_raw(csid::COMMAND, &raw);
+        Ok(())
     }
 
     fn next_transaction(&mut self, pending: Pending) -> f64 {
@@ -330,7 +340,7 @@ impl ClientSession {
         id
     }
 
-    fn send_connect(&mut self) {
+    fn send_connect(&mut self) -> Result<(), SessionError> {
         let purpose = match self.config.mode {
             SessionMode::Publish { .. } => ConnectPurpose::Publish,
             SessionMode::Play { .. } => ConnectPurpose::Play,
@@ -347,10 +357,11 @@ impl ClientSession {
             extra_args: self.config.extra_connect_args.clone(),
         };
         let txn = self.next_transaction(Pending::Connect);
-        self.send_command(&command::connect(txn, &params));
+        self.send_command(&command::connect(txn, &params))?;
         // After the connect request, as some servers expect (rml_rtmp#31).
         self.set_chunk_size(self.config.chunk_size);
         self.state = SessionState::Connecting;
+        Ok(())
     }
 
     fn maybe_acknowledge(&mut self) {
@@ -372,11 +383,49 @@ impl ClientSession {
     fn handle_raw(&mut self, raw: RawMessage) -> Result<(), SessionError> {
         if raw.type_id == type_id::AGGREGATE {
             for part in split_aggregate(&raw)? {
-                self.handle_message(Message::parse(part)?)?;
+                self.handle_one(part)?;
             }
             return Ok(());
         }
-        self.handle_message(Message::parse(raw)?)
+        self.handle_one(raw)
+    }
+
+    fn handle_one(&mut self, raw: RawMessage) -> Result<(), SessionError> {
+        use type_id::*;
+        // Payloads are shared, so keeping one for the error path costs no copy.
+        let amf = matches!(
+            raw.type_id,
+            COMMAND_AMF0 | COMMAND_AMF3 | DATA_AMF0 | DATA_AMF3
+        );
+        let kept = amf.then(|| raw.clone());
+        match (Message::parse(raw), kept) {
+            (Ok(message), _) => self.handle_message(message),
+            (Err(err), Some(raw)) => self.skip_undecodable(&raw, err),
+            (Err(err), None) => Err(err.into()),
+        }
+    }
+
+    /// Servers send odd AMF (unknown markers, stray bytes): such a data or command message is
+    /// skipped and reported, unless it answers the connect or createStream the session waits for.
+    fn skip_undecodable(
+        &mut self,
+        raw: &RawMessage,
+        err: MessageError,
+    ) -> Result<(), SessionError> {
+        if let Some((name, txn)) = command_header(raw)
+            && (name == "_result" || name == "_error")
+            && matches!(
+                self.pending.get(&(txn as u64)),
+                Some(Pending::Connect | Pending::CreateStream)
+            )
+        {
+            return Err(err.into());
+        }
+        self.events.push_back(SessionEvent::Skipped {
+            type_id: raw.type_id,
+            reason: err.to_string(),
+        });
+        Ok(())
     }
 
     fn handle_message(&mut self, message: Message) -> Result<(), SessionError> {
@@ -524,17 +573,17 @@ impl ClientSession {
                     return Err(self.connect_rejected(status.unwrap_or_default()));
                 }
                 let info = args.into_iter().next().unwrap_or(command_object);
-                self.answer_secure_token(&info);
+                self.answer_secure_token(&info)?;
                 self.events.push_back(SessionEvent::Connected(info));
                 let stream = self.config.stream_name().to_owned();
                 if matches!(self.config.mode, SessionMode::Publish { .. }) {
                     let txn = self.next_transaction(Pending::Ignored);
-                    self.send_command(&command::release_stream(txn, &stream));
+                    self.send_command(&command::release_stream(txn, &stream))?;
                     let txn = self.next_transaction(Pending::Ignored);
-                    self.send_command(&command::fc_publish(txn, &stream));
+                    self.send_command(&command::fc_publish(txn, &stream))?;
                 }
                 let txn = self.next_transaction(Pending::CreateStream);
-                self.send_command(&command::create_stream(txn));
+                self.send_command(&command::create_stream(txn))?;
                 self.state = SessionState::CreatingStream;
                 Ok(())
             }
@@ -543,8 +592,7 @@ impl ClientSession {
                 match (success, stream_id) {
                     (true, Some(id)) if id >= 0.0 && id <= f64::from(u32::MAX) => {
                         self.stream_id = id as u32;
-                        self.start_stream();
-                        Ok(())
+                        self.start_stream()
                     }
                     _ => {
                         let status = Status::from_args(&args).unwrap_or_default();
@@ -593,12 +641,12 @@ impl ClientSession {
     }
 
     /// Answers a `secureToken` in the connect answer, when we have the key for it.
-    fn answer_secure_token(&mut self, info: &Amf0Value) {
+    fn answer_secure_token(&mut self, info: &Amf0Value) -> Result<(), SessionError> {
         let (Some(key), Some(token)) = (
             self.config.secure_token.as_deref(),
             info.get("secureToken").and_then(Amf0Value::as_str),
         ) else {
-            return;
+            return Ok(());
         };
         if let Some(answer) = auth::decode_secure_token(key, token) {
             let message = Message::Command {
@@ -608,18 +656,19 @@ impl ClientSession {
                 command_object: Amf0Value::Null,
                 args: vec![Amf0Value::String(answer)],
             };
-            self.send_command(&message);
+            self.send_command(&message)?;
         }
+        Ok(())
     }
 
-    fn start_stream(&mut self) {
+    fn start_stream(&mut self) -> Result<(), SessionError> {
         let stream_id = self.stream_id;
         match self.config.mode.clone() {
             SessionMode::Publish {
                 stream,
                 publish_type,
             } => {
-                self.send_command(&command::publish(stream_id, &stream, &publish_type));
+                self.send_command(&command::publish(stream_id, &stream, &publish_type))?;
             }
             SessionMode::Play {
                 stream,
@@ -628,9 +677,9 @@ impl ClientSession {
             } => {
                 if self.config.query_stream_length {
                     let txn = self.next_transaction(Pending::StreamLength);
-                    self.send_command(&command::get_stream_length(txn, &stream));
+                    self.send_command(&command::get_stream_length(txn, &stream))?;
                 }
-                self.send_command(&command::play(stream_id, &stream, start));
+                self.send_command(&command::play(stream_id, &stream, start))?;
                 self.send_message(
                     csid::PROTOCOL_CONTROL,
                     &Message::UserControl(UserControlEvent::SetBufferLength {
@@ -643,6 +692,7 @@ impl ClientSession {
             }
         }
         self.state = SessionState::StartingStream;
+        Ok(())
     }
 
     fn handle_status(&mut self, status: Status) -> Result<(), SessionError> {

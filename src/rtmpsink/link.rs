@@ -15,6 +15,7 @@ use super::writer::CAT;
 use crate::connection::{ConnectOptions, Connection, ConnectionError, Outgoing};
 use crate::flv::TagType;
 use crate::protocol::chunk::Payload;
+use crate::protocol::redact::redact_query;
 
 /// Longest wait between two reconnection attempts: the delay doubles up to this.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
@@ -252,6 +253,7 @@ impl Link {
                 Some(tc_url) => match self.options.retarget(tc_url) {
                     Ok(options) => options,
                     Err(err) => {
+                        let tc_url = redact_query(tc_url);
                         gst::warning!(CAT, "ignoring reconnect request to {tc_url}: {err}");
                         return;
                     }

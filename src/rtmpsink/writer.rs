@@ -16,6 +16,7 @@ use super::link::{Interrupt, Link, LinkEvent, ReconnectPolicy, Tag};
 use crate::connection::{ConnectOptions, ConnectionError, Direction, Outgoing};
 use crate::flv::{FlvTagReader, TagType};
 use crate::location::Settings;
+use crate::protocol::redact::redact_query;
 use crate::protocol::session::{SessionMode, SessionStats, StopCommands};
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -117,7 +118,7 @@ impl RtmpWriter {
                 CAT,
                 imp = self,
                 "publishing to {}",
-                settings.common.location.to_uri()
+                settings.common.location.to_redacted_uri()
             );
             let weak = self.obj().downgrade();
             let notify = Box::new(move |event: LinkEvent| {
@@ -143,7 +144,8 @@ impl RtmpWriter {
     fn announce(&self, event: LinkEvent) {
         let structure = match &event {
             LinkEvent::Moved { tc_url } => {
-                gst::info!(CAT, imp = self, "moved to {tc_url:?} as the server asked");
+                let to = tc_url.as_deref().map(redact_query);
+                gst::info!(CAT, imp = self, "moved to {to:?} as the server asked");
                 gst::Structure::builder("rtmp-reconnected")
                     .field("attempt", 1u32)
                     .field("dropped-bytes", 0u64)

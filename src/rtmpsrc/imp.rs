@@ -556,7 +556,7 @@ impl RtmpSrc {
             CAT,
             imp = self,
             "playing {}",
-            settings.common.location.to_uri()
+            settings.common.location.to_redacted_uri()
         );
         *self.stats_state() = StatsState::default();
         let control = Arc::new(Control::default());

@@ -706,7 +706,7 @@ impl Streamer {
     /// EOS downstream, or an error when no pad exists to carry it.
     fn end_of_stream(&mut self, why: &str) {
         if self.imp().pads().all().is_empty() {
-            let stream = self.settings.common.location.stream.clone();
+            let stream = self.settings.common.location.redacted_stream().into_owned();
             gst::element_error!(
                 self.element,
                 gst::StreamError::Failed,
@@ -723,7 +723,7 @@ impl Streamer {
 
     fn closed_without_eof(&mut self, why: &str) {
         if self.settings.no_eof_is_error {
-            let uri = self.settings.common.location.to_uri();
+            let uri = self.settings.common.location.to_redacted_uri();
             gst::element_error!(
                 self.element,
                 gst::ResourceError::Read,
@@ -737,7 +737,7 @@ impl Streamer {
     }
 
     fn idle(&mut self, idle: Duration) {
-        let stream = self.settings.common.location.stream.clone();
+        let stream = self.settings.common.location.redacted_stream().into_owned();
         if self.imp().pads().all().is_empty() {
             gst::element_error!(
                 self.element,
@@ -755,14 +755,14 @@ impl Streamer {
 
     fn fail_connection(&mut self, err: &ConnectionError) {
         let location = &self.settings.common.location;
-        let uri = location.to_uri();
+        let uri = location.to_redacted_uri();
         let code = err.resource_error(Direction::Play);
         match err {
             ConnectionError::Session(session)
                 if matches!(session.as_ref(), SessionError::StreamNotFound(_)) =>
             {
-                let stream = &location.stream;
-                let app = &location.application;
+                let stream = location.redacted_stream();
+                let app = location.redacted_application();
                 gst::element_error!(
                     self.element,
                     code,

@@ -448,3 +448,27 @@ fn decode_advances_past_one_value() {
     );
     assert_eq!(decode_all(&[]).unwrap(), vec![]);
 }
+
+#[test]
+fn held_bytes_follows_what_values_own() {
+    let base = std::mem::size_of::<Amf0Value>();
+    assert_eq!(Amf0Value::Null.held_bytes(), base);
+    assert_eq!(
+        Amf0Value::String("x".repeat(100_000)).held_bytes(),
+        base + 100_000
+    );
+    // Containers count their entries, keys and children, to any depth.
+    let text = Amf0Value::String("y".repeat(1000));
+    let object = Amf0Value::Object(vec![("key".into(), text.clone())]);
+    assert!(object.held_bytes() > text.held_bytes() + 3);
+    let nested = Amf0Value::StrictArray(vec![object.clone(), object.clone()]);
+    assert!(nested.held_bytes() > 2 * object.held_bytes());
+    // AMF3 values inside count too (references can make them larger than their encoding).
+    let amf3 = Amf0Value::AvmPlus(Amf3Value::Array {
+        assoc: vec![],
+        dense: vec![Amf3Value::ByteArray(vec![0; 5000]); 4],
+    });
+    assert!(amf3.held_bytes() > 20_000);
+    let vector = Amf3Value::VectorDouble(vec![0.0; 1000]);
+    assert!(vector.held_bytes() >= 8000);
+}

@@ -662,3 +662,31 @@ mod amf {
         assert_eq!(Message::parse(r), Ok(cmd));
     }
 }
+
+#[test]
+fn command_header_decodes_name_and_transaction_whatever_follows() {
+    // "_result", 2.0, then an unknown marker: the message does not parse, its header does.
+    let mut p = hex("0200075f726573756c74004000000000000000");
+    p.push(0xff);
+    let bad = raw(type_id::COMMAND_AMF0, 0, 0, &p);
+    assert!(Message::parse(bad.clone()).is_err());
+    assert_eq!(command_header(&bad), Some(("_result".into(), 2.0)));
+    // AMF3 commands start with a format byte; a name alone has transaction id 0.
+    let mut amf3 = vec![0];
+    amf3.extend_from_slice(&p);
+    assert_eq!(
+        command_header(&raw(type_id::COMMAND_AMF3, 0, 0, &amf3)),
+        Some(("_result".into(), 2.0))
+    );
+    let name_only = raw(type_id::COMMAND_AMF0, 0, 0, &p[..10]);
+    assert_eq!(command_header(&name_only), Some(("_result".into(), 0.0)));
+    // Nothing to go on: no name, a name that is not a string, not a command.
+    for (type_id, payload) in [
+        (type_id::COMMAND_AMF0, &[][..]),
+        (type_id::COMMAND_AMF0, &[0xff, 0][..]),
+        (type_id::COMMAND_AMF0, &p[10..]),
+        (type_id::DATA_AMF0, &p[..]),
+    ] {
+        assert_eq!(command_header(&raw(type_id, 0, 0, payload)), None);
+    }
+}

@@ -668,3 +668,4 @@ fn garbage_after_handshake_fails_cleanly() {
 }
 
 mod recorded;
+mod robustness;

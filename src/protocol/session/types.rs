@@ -7,6 +7,7 @@ use crate::protocol::chunk::ChunkError;
 use crate::protocol::command::Status;
 use crate::protocol::handshake::{HandshakeError, HandshakeMode};
 use crate::protocol::message::MessageError;
+use crate::protocol::redact::redact_query;
 use bytes::Bytes;
 
 /// Largest message we accept from the peer by default: far above any real video frame, far below
@@ -58,13 +59,17 @@ pub struct ClientConfig {
     pub query_stream_length: bool,
 }
 
-/// Secrets (password, secure token, authentication response) stay out of debug output.
+/// Secrets (password, secure token, authentication response, extra connect arguments, query
+/// values) stay out of debug output.
 impl std::fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Stream keys and tokens ride in query strings.
+        let publish = matches!(self.mode, SessionMode::Publish { .. });
         f.debug_struct("ClientConfig")
-            .field("app", &self.app)
-            .field("tc_url", &self.tc_url)
-            .field("mode", &self.mode)
+            .field("app", &redact_query(&self.app))
+            .field("tc_url", &redact_query(&self.tc_url))
+            .field("mode", &if publish { "publish" } else { "play" })
+            .field("stream", &redact_query(self.stream_name()))
             .field("user", &self.user)
             .field("auth", &self.auth.mode_name())
             .field("chunk_size", &self.chunk_size)
@@ -161,6 +166,12 @@ pub enum SessionEvent {
     /// given, without interrupting the stream.
     ReconnectRequest {
         tc_url: Option<String>,
+    },
+    /// A data or command message of type `type_id` that did not decode was skipped (`reason`
+    /// says why); the session goes on.
+    Skipped {
+        type_id: u8,
+        reason: String,
     },
 }
 
