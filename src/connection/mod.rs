@@ -430,12 +430,19 @@ impl Connection {
 
     /// Waits until publishing or playing has started.
     pub fn wait_ready(&self) -> Result<(), ConnectionError> {
+        self.wait_ready_for(None).map(|_| ())
+    }
+
+    /// Like [`wait_ready`](Self::wait_ready), at most `timeout`: `Ok(false)` when it passes
+    /// first (the connection goes on).
+    pub fn wait_ready_for(&self, timeout: Option<Duration>) -> Result<bool, ConnectionError> {
         let inner = self.shared.lock();
-        let (inner, _) = self
+        let (inner, done) = self
             .shared
-            .wait_until(inner, None, |i| i.phase != Phase::Connecting)?;
+            .wait_until(inner, timeout, |i| i.phase != Phase::Connecting)?;
         match inner.phase {
-            Phase::Ready => Ok(()),
+            _ if !done => Ok(false),
+            Phase::Ready => Ok(true),
             _ => Err(inner.error.clone().unwrap_or(ConnectionError::Closed)),
         }
     }

@@ -242,7 +242,7 @@ impl Control {
             .collect()
     }
 
-    fn connection(&self) -> Option<Arc<Connection>> {
+    pub fn connection(&self) -> Option<Arc<Connection>> {
         self.lock().connection.clone()
     }
 }

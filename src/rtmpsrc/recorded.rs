@@ -5,24 +5,34 @@
 //! - After a seek is sent, media still arrives from before it until the server's
 //!   `NetStream.Seek.Notify` (nginx-rtmp: StreamEOF, Seek.Notify, StreamBegin): all of it is
 //!   dropped, and so is the StreamEOF, which does not end the stream here.
-//! - The segment starts where the seek asked (ACCURATE: downstream clips to it) or at the
-//!   keyframe the server started from (KEY_UNIT, snapping before; after: the first keyframe at
-//!   or past the target). Audio that comes before that keyframe is held, a bounded time.
-//! - Resuming after a pause seeks to the last position received (nginx-rtmp restarts an FLV
-//!   from its last seek point on unpause); frames up to what was already pushed are dropped,
-//!   so nothing is repeated and nothing lost.
+//! - Servers land seeks on different keyframes: FMS on the one at or before the time, nginx-rtmp
+//!   on the first index entry strictly after it (FLV) or the keyframe at or after it (MP4). So
+//!   the server is asked for an earlier time (the index entry before the wanted keyframe, when
+//!   onMetaData carries a `keyframes` index), and asked again, further back, when it still
+//!   lands past the target. From where it lands, frames are held until the last keyframe at or
+//!   before the target is known (KEY_UNIT snapping before, and ACCURATE, whose segment starts
+//!   at the target so that downstream clips), or dropped up to the first keyframe at or after
+//!   it (SNAP_AFTER). What is held is bounded in time.
+//! - Resuming after a pause seeks to the last position received the same way (nginx-rtmp
+//!   restarts an FLV from its last seek point on unpause) and drops frames up to what was
+//!   already pushed, so nothing is repeated and nothing lost.
 
 use std::time::Duration;
 
 use gst::ClockTime;
 
 use super::demux::{Action, EndReason, Frame, StreamKind};
+use crate::protocol::amf0::Amf0Value;
 use crate::protocol::session::SessionEvent;
 
 /// A server that never confirms a seek is believed after this long.
 pub const SEEK_NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Audio held for the keyframe that starts a key-unit segment spans at most this much.
-const MAX_HELD_MS: i64 = 3000;
+/// Frames held while the segment's first keyframe is not known yet span at most this much.
+const MAX_HELD_MS: i64 = 5000;
+/// Seeks asked again, further back, when the server lands past the target.
+const MAX_RESEEKS: u32 = 3;
+/// The distance between keyframes assumed until the stream shows it.
+const DEFAULT_GOP_MS: i64 = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Snap {
@@ -60,7 +70,35 @@ pub enum SeekStart {
 #[derive(Debug)]
 enum Purpose {
     Seek(SeekRequest),
-    Resume,
+    /// Back to where playback was: frames up to `last_main` (ms) were pushed already.
+    Resume {
+        last_main: i64,
+    },
+}
+
+/// A seek on its way to the server, and how often it was asked again.
+#[derive(Debug)]
+struct Landing {
+    purpose: Purpose,
+    asked_ms: u64,
+    attempts: u32,
+}
+
+impl Landing {
+    /// The keyframe wanted is at or before this (or, snapping after, at or past it).
+    fn target(&self) -> i64 {
+        match &self.purpose {
+            Purpose::Seek(request) => request.target_ms() as i64,
+            Purpose::Resume { last_main } => *last_main,
+        }
+    }
+
+    fn snap(&self) -> Snap {
+        match &self.purpose {
+            Purpose::Seek(request) => request.snap,
+            Purpose::Resume { .. } => Snap::KeyBefore,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -68,13 +106,15 @@ enum Phase {
     Flowing,
     /// The seek is sent; what arrives until the server confirms it came from before.
     AwaitNotify {
-        purpose: Purpose,
+        landing: Landing,
         since: Duration,
     },
-    /// Confirmed: the first frames decide where the segment starts.
+    /// Confirmed: the first frames decide where the segment starts. With `candidate`, `held`
+    /// starts with the last keyframe at or before the target seen so far.
     AwaitStart {
-        request: SeekRequest,
+        landing: Landing,
         held: Vec<(StreamKind, Frame)>,
+        candidate: bool,
     },
     /// After a resume: frames up to the last ones pushed are repeats.
     Resuming,
@@ -88,8 +128,15 @@ pub struct Playback {
     duration_ms: Option<u64>,
     segment: gst::FormattedSegment<ClockTime>,
     seqnum: Option<gst::Seqnum>,
-    /// The segment's stop was passed: nothing more until the next seek.
+    /// The stream ended (EOS went out): nothing more until the next seek.
     stopped: bool,
+    /// Keyframe times (ms) from onMetaData's `keyframes` index, ascending.
+    keyframes: Vec<i64>,
+    /// Distance between the last two keyframes of the main stream.
+    gop_ms: i64,
+    last_key_dts: Option<i64>,
+    /// A seek to send to the server again (it landed past the target).
+    server_seek: Option<u32>,
 }
 
 impl Default for Playback {
@@ -109,6 +156,19 @@ fn ms_to_time(ms: i64) -> ClockTime {
     ClockTime::from_mseconds(ms.max(0) as u64)
 }
 
+fn to_u32(ms: u64) -> u32 {
+    ms.min(u64::from(u32::MAX)) as u32
+}
+
+/// The stream whose keyframes place segments: video when there is a video pad.
+fn main_kind(has_video: bool) -> StreamKind {
+    if has_video {
+        StreamKind::Video
+    } else {
+        StreamKind::Audio
+    }
+}
+
 impl Playback {
     pub fn new() -> Self {
         Playback {
@@ -118,6 +178,10 @@ impl Playback {
             segment: gst::FormattedSegment::new(),
             seqnum: None,
             stopped: false,
+            keyframes: Vec::new(),
+            gop_ms: DEFAULT_GOP_MS,
+            last_key_dts: None,
+            server_seek: None,
         }
     }
 
@@ -133,6 +197,27 @@ impl Playback {
         changed
     }
 
+    /// Takes the keyframe index of onMetaData (`keyframes.times`, in seconds), which FLV files
+    /// written with one carry (nginx-rtmp seeks in FLV only through it).
+    pub fn read_metadata(&mut self, values: &[Amf0Value]) {
+        let times = values
+            .iter()
+            .find_map(|v| v.get("keyframes"))
+            .and_then(|k| k.get("times"));
+        let Some(Amf0Value::StrictArray(times)) = times else {
+            return;
+        };
+        let mut keyframes: Vec<i64> = times
+            .iter()
+            .filter_map(Amf0Value::as_number)
+            .filter(|t| t.is_finite() && *t >= 0.0 && *t < 1e9)
+            .map(|t| (t * 1000.0).round() as i64)
+            .collect();
+        keyframes.sort_unstable();
+        keyframes.dedup();
+        self.keyframes = keyframes;
+    }
+
     /// Where playback is: the latest DTS received, as the `pause` command wants it.
     pub fn position_ms(&self) -> u32 {
         let last = self.last_dts.iter().flatten().max().copied();
@@ -141,19 +226,44 @@ impl Playback {
     }
 
     pub fn is_seeking(&self) -> bool {
-        matches!(
-            self.phase,
-            Phase::AwaitNotify {
-                purpose: Purpose::Seek(_),
-                ..
-            } | Phase::AwaitStart { .. }
-        )
+        match &self.phase {
+            Phase::AwaitNotify { landing, .. } | Phase::AwaitStart { landing, .. } => {
+                matches!(landing.purpose, Purpose::Seek(_))
+            }
+            _ => false,
+        }
+    }
+
+    /// A seek the server must be sent again, further back; `now` starts its wait for the
+    /// confirmation.
+    pub fn take_server_seek(&mut self, now: Duration) -> Option<u32> {
+        let ms = self.server_seek.take()?;
+        if let Phase::AwaitNotify { since, .. } = &mut self.phase {
+            *since = now;
+        }
+        Some(ms)
+    }
+
+    /// What to ask the server for so that it lands at or before `target` (`after`: at or
+    /// past it) whether it rounds seeks down (FMS) or up (nginx-rtmp).
+    fn ask_for(&self, target: i64, after: bool) -> u64 {
+        if after {
+            return (target - 1).max(0) as u64;
+        }
+        // The entry before the wanted keyframe: nginx-rtmp takes the first entry past it.
+        match self.keyframes.iter().rposition(|&t| t <= target) {
+            _ if self.keyframes.is_empty() => target.max(0) as u64,
+            Some(i) if i > 0 => self.keyframes[i - 1] as u64,
+            _ => 0,
+        }
     }
 
     /// Starts a flushing seek (the caller has flushed the pads).
     pub fn start_seek(&mut self, request: SeekRequest, now: Duration) -> SeekStart {
         self.last_dts = [None; 2];
+        self.last_key_dts = None;
         self.stopped = false;
+        self.server_seek = None;
         let target = request.target_ms();
         if self.duration_ms.is_some_and(|d| target >= d) {
             // Past the end: as a file demuxer, an empty segment and EOS.
@@ -169,24 +279,37 @@ impl Playback {
                 Action::Eos(EndReason::Status("seek past the end".into())),
             ]);
         }
+        let asked = self.ask_for(target as i64, request.snap == Snap::KeyAfter);
         self.phase = Phase::AwaitNotify {
-            purpose: Purpose::Seek(request),
+            landing: Landing {
+                purpose: Purpose::Seek(request),
+                asked_ms: asked,
+                attempts: 0,
+            },
             since: now,
         };
-        SeekStart::Send(target.min(u64::from(u32::MAX)) as u32)
+        SeekStart::Send(to_u32(asked))
     }
 
     /// Starts resuming after a pause: returns the position to seek to, or `None` when a seek
     /// is under way anyway or nothing was received yet.
-    pub fn start_resume(&mut self, now: Duration) -> Option<u32> {
+    pub fn start_resume(&mut self, now: Duration, has_video: bool) -> Option<u32> {
         if self.is_seeking() || self.last_dts.iter().all(Option::is_none) {
             return None;
         }
+        let last_main = self.last_dts[index(main_kind(has_video))]
+            .unwrap_or_else(|| i64::from(self.position_ms()));
+        let asked = self.ask_for(last_main, false);
+        self.server_seek = None;
         self.phase = Phase::AwaitNotify {
-            purpose: Purpose::Resume,
+            landing: Landing {
+                purpose: Purpose::Resume { last_main },
+                asked_ms: asked,
+                attempts: 0,
+            },
             since: now,
         };
-        Some(self.position_ms())
+        Some(to_u32(asked))
     }
 
     /// Looks at a session event before the demuxer does: `None` passes it on, `Some` consumes it
@@ -202,13 +325,13 @@ impl Playback {
             }
             // NetStream.Seek.Failed, NetStream.Seek.InvalidTime (past the end on FMS).
             SessionEvent::Status(status) if status.code.starts_with("NetStream.Seek.") => {
-                let Phase::AwaitNotify { purpose, .. } =
+                let Phase::AwaitNotify { landing, .. } =
                     std::mem::replace(&mut self.phase, Phase::Flowing)
                 else {
                     unreachable!("checked above");
                 };
-                match purpose {
-                    Purpose::Resume => Some(Vec::new()),
+                match landing.purpose {
+                    Purpose::Resume { .. } => Some(Vec::new()),
                     Purpose::Seek(request) => {
                         self.segment = request.segment.clone();
                         self.seqnum = Some(request.seqnum);
@@ -237,7 +360,7 @@ impl Playback {
                 Some(Vec::new())
             }
             SessionEvent::Data { values, .. }
-                if values.first().and_then(|v| v.as_str()) == Some("onPlayStatus") =>
+                if values.first().and_then(Amf0Value::as_str) == Some("onPlayStatus") =>
             {
                 Some(Vec::new())
             }
@@ -269,35 +392,28 @@ impl Playback {
     fn notified(&mut self) {
         let phase = std::mem::replace(&mut self.phase, Phase::Flowing);
         self.phase = match phase {
-            Phase::AwaitNotify {
-                purpose: Purpose::Seek(request),
-                ..
-            } => Phase::AwaitStart {
-                request,
+            Phase::AwaitNotify { landing, .. } => Phase::AwaitStart {
+                landing,
                 held: Vec::new(),
+                candidate: false,
             },
-            Phase::AwaitNotify {
-                purpose: Purpose::Resume,
-                ..
-            } => Phase::Resuming,
             other => other,
         };
     }
 
     /// Filters the demuxer's actions; `has_video` says whether the stream has a video pad (its
-    /// keyframes then place key-unit segments).
+    /// keyframes then place segments).
     pub fn filter(&mut self, actions: Vec<Action>, has_video: bool) -> Vec<Action> {
         let mut out = Vec::with_capacity(actions.len());
         for action in actions {
             match action {
                 Action::Buffer { kind, frame } => self.on_frame(kind, frame, has_video, &mut out),
                 Action::Eos(reason) => {
-                    if let Phase::AwaitNotify { .. } = self.phase {
-                        continue;
-                    }
-                    if let Phase::AwaitStart { .. } = self.phase {
+                    match self.phase {
+                        Phase::AwaitNotify { .. } => continue,
                         // The recording ended before a frame placed the segment.
-                        self.decide(None, has_video, &mut out);
+                        Phase::AwaitStart { .. } => self.decide(None, has_video, &mut out),
+                        _ => {}
                     }
                     if !self.stopped {
                         self.stopped = true;
@@ -314,63 +430,152 @@ impl Playback {
         if self.stopped {
             return;
         }
-        match &mut self.phase {
+        match &self.phase {
             Phase::AwaitNotify { .. } => {}
             Phase::Flowing => self.pass(kind, frame, has_video, out),
-            Phase::Resuming => {
-                if self.last_dts[index(kind)].is_some_and(|last| frame.dts_ms <= last) {
-                    return;
-                }
-                // A continuation: the decoder keeps its state.
-                let frame = Frame {
-                    discont: false,
-                    ..frame
-                };
-                self.pass(kind, frame, has_video, out);
-            }
-            Phase::AwaitStart { request, held } => {
-                let target = request.target_ms() as i64;
-                let key_after = request.snap == Snap::KeyAfter;
-                let main = if has_video {
-                    StreamKind::Video
-                } else {
-                    StreamKind::Audio
-                };
-                if kind != main {
-                    held.push((kind, frame));
-                    let span = held.last().map(|(_, f)| f.dts_ms).unwrap_or(0)
-                        - held.first().map(|(_, f)| f.dts_ms).unwrap_or(0);
-                    if span > MAX_HELD_MS {
-                        // No keyframe comes: start with what there is.
-                        self.decide(None, has_video, out);
-                    }
-                    return;
-                }
-                if key_after && (!frame.keyframe || frame.dts_ms < target) {
-                    return;
-                }
-                self.decide(Some((kind, frame)), has_video, out);
-            }
+            Phase::Resuming => self.pass_new(kind, frame, has_video, out),
+            Phase::AwaitStart { .. } => self.land(kind, frame, has_video, out),
         }
     }
 
-    /// Places the segment at `first` (the frame that starts it) and passes the held frames on.
+    /// Resuming: frames already pushed are dropped, the rest continue the stream.
+    fn pass_new(&mut self, kind: StreamKind, frame: Frame, has_video: bool, out: &mut Vec<Action>) {
+        if self.last_dts[index(kind)].is_some_and(|last| frame.dts_ms <= last) {
+            return;
+        }
+        // A continuation: the decoder keeps its state.
+        let frame = Frame {
+            discont: false,
+            ..frame
+        };
+        self.pass(kind, frame, has_video, out);
+    }
+
+    /// A frame after the seek was confirmed, before the segment is placed.
+    fn land(&mut self, kind: StreamKind, frame: Frame, has_video: bool, out: &mut Vec<Action>) {
+        let gop_ms = self.gop_ms;
+        let Phase::AwaitStart {
+            landing,
+            held,
+            candidate,
+        } = &mut self.phase
+        else {
+            return;
+        };
+        let target = landing.target();
+        let main = kind == main_kind(has_video);
+        if !main {
+            held.push((kind, frame));
+            let span = held.last().map_or(0, |(_, f)| f.dts_ms)
+                - held.first().map_or(0, |(_, f)| f.dts_ms);
+            if span > MAX_HELD_MS {
+                // No usable keyframe comes: start with what there is.
+                self.decide(None, has_video, out);
+            }
+            return;
+        }
+        if landing.snap() == Snap::KeyAfter {
+            if frame.keyframe && frame.dts_ms >= target {
+                self.decide(Some((kind, frame)), has_video, out);
+            } else {
+                held.clear();
+            }
+            return;
+        }
+        if frame.keyframe && frame.dts_ms <= target {
+            if let Purpose::Resume { .. } = landing.purpose {
+                // Back at or before where playback was: the rest is the repeat filter's job.
+                let held = std::mem::take(held);
+                self.phase = Phase::Resuming;
+                for (kind, frame) in held.into_iter().chain([(kind, frame)]) {
+                    self.pass_new(kind, frame, has_video, out);
+                }
+                return;
+            }
+            // A later keyframe at or before the target: start from it instead.
+            held.retain(|(_, f)| f.dts_ms >= frame.dts_ms);
+            held.insert(0, (kind, frame));
+            *candidate = true;
+            return;
+        }
+        if *candidate {
+            if frame.dts_ms <= target {
+                held.push((kind, frame));
+            } else {
+                // Past the target: the candidate is the last keyframe before it.
+                self.decide(None, has_video, out);
+                self.on_frame(kind, frame, has_video, out);
+            }
+            return;
+        }
+        if !frame.keyframe {
+            // Nothing to decode it from.
+            return;
+        }
+        // The server landed past the target: ask again, further back.
+        if landing.attempts < MAX_RESEEKS && landing.asked_ms > 0 {
+            let step = gop_ms.max(1000) << landing.attempts;
+            let asked = (landing.asked_ms.min(target.max(0) as u64)).saturating_sub(step as u64);
+            gst::debug!(
+                super::imp::CAT,
+                "seek landed at {} ms, past {target} ms: asking for {asked} ms",
+                frame.dts_ms
+            );
+            landing.attempts += 1;
+            landing.asked_ms = asked;
+            held.clear();
+            self.server_seek = Some(to_u32(asked));
+            let Phase::AwaitStart { landing, .. } =
+                std::mem::replace(&mut self.phase, Phase::Flowing)
+            else {
+                unreachable!("matched above");
+            };
+            self.phase = Phase::AwaitNotify {
+                landing,
+                since: Duration::ZERO,
+            };
+            return;
+        }
+        // As close as the server goes.
+        if let Purpose::Resume { .. } = landing.purpose {
+            let held = std::mem::take(held);
+            self.phase = Phase::Resuming;
+            for (kind, frame) in held.into_iter().chain([(kind, frame)]) {
+                self.pass_new(kind, frame, has_video, out);
+            }
+            return;
+        }
+        self.decide(Some((kind, frame)), has_video, out);
+    }
+
+    /// Places the segment at `first` (the keyframe that starts it; without it, the first held
+    /// frame) and passes the held frames on.
     fn decide(
         &mut self,
         first: Option<(StreamKind, Frame)>,
         has_video: bool,
         out: &mut Vec<Action>,
     ) {
-        let Phase::AwaitStart { request, held } =
+        let Phase::AwaitStart { landing, held, .. } =
             std::mem::replace(&mut self.phase, Phase::Flowing)
         else {
             return;
         };
+        let Purpose::Seek(request) = landing.purpose else {
+            // A resume that found nothing to resume from: go on with what comes.
+            self.phase = Phase::Resuming;
+            for (kind, frame) in held.into_iter().chain(first) {
+                self.pass_new(kind, frame, has_video, out);
+            }
+            return;
+        };
         let target = request.target_ms() as i64;
+        let main = main_kind(has_video);
         let start_frame = first
             .as_ref()
-            .map(|(_, f)| f.pts_ms)
-            .or_else(|| held.first().map(|(_, f)| f.pts_ms));
+            .or_else(|| held.iter().find(|(k, _)| *k == main))
+            .or(held.first())
+            .map(|(_, f)| f.pts_ms);
         let start = match (request.snap, start_frame) {
             (Snap::Accurate, _) | (_, None) => target,
             (_, Some(pts)) => pts,
@@ -386,19 +591,18 @@ impl Playback {
             segment,
             seqnum: request.seqnum,
         });
+        // Key-unit segments drop what would be clipped anyway; ACCURATE ones keep the frames
+        // from the keyframe on, which the decoder needs.
         let keep_early = request.snap == Snap::Accurate;
-        for (kind, frame) in held {
-            if keep_early || frame.pts_ms >= start {
+        for (kind, frame) in held.into_iter().chain(first) {
+            if keep_early || kind == main || frame.pts_ms >= start {
                 self.pass(kind, frame, has_video, out);
             }
-        }
-        if let Some((kind, frame)) = first {
-            self.pass(kind, frame, has_video, out);
         }
     }
 
     fn pass(&mut self, kind: StreamKind, frame: Frame, has_video: bool, out: &mut Vec<Action>) {
-        let main = kind == StreamKind::Video || !has_video;
+        let main = kind == main_kind(has_video);
         if let Some(stop) = self.segment.stop()
             && main
             && ms_to_time(frame.pts_ms) >= stop
@@ -406,6 +610,14 @@ impl Playback {
             self.stopped = true;
             out.push(Action::Eos(EndReason::Status("segment stop".into())));
             return;
+        }
+        if main && frame.keyframe {
+            if let Some(previous) = self.last_key_dts
+                && frame.dts_ms > previous
+            {
+                self.gop_ms = (frame.dts_ms - previous).clamp(100, 10_000);
+            }
+            self.last_key_dts = Some(frame.dts_ms);
         }
         self.last_dts[index(kind)] = Some(frame.dts_ms);
         out.push(Action::Buffer { kind, frame });

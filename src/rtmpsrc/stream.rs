@@ -291,13 +291,33 @@ impl Streamer {
         if let Some(actions) = self.playback.on_event(&event) {
             return actions;
         }
-        let data = matches!(event, SessionEvent::Data { .. });
+        let data = if let SessionEvent::Data { values, .. } = &event {
+            self.playback.read_metadata(values);
+            true
+        } else {
+            false
+        };
         let actions = self.demux.handle(event, now);
         if data && let Some(ms) = self.demux.metadata_duration_ms() {
             self.set_duration(ms);
         }
         let has_video = self.demux.has_pad(StreamKind::Video);
-        self.playback.filter(actions, has_video)
+        let actions = self.playback.filter(actions, has_video);
+        if let Some(ms) = self.playback.take_server_seek(now) {
+            self.send_control(Outgoing::Seek(ms));
+        }
+        actions
+    }
+
+    /// Seeks and pauses go to the I/O thread; a connection that has ended reports that on the
+    /// next receive.
+    fn send_control(&self, item: Outgoing) {
+        let Some(connection) = self.control.connection() else {
+            return;
+        };
+        if let Err(err) = connection.send_control(item) {
+            gst::debug!(CAT, obj = self.element, "cannot send: {err}");
+        }
     }
 
     fn set_duration(&mut self, ms: u64) {
@@ -354,7 +374,10 @@ impl Streamer {
         if playing {
             if !self.server_playing {
                 let position = self.playback.position_ms();
-                if let Some(ms) = self.playback.start_resume(self.started.elapsed()) {
+                if let Some(ms) = self.playback.start_resume(
+                    self.started.elapsed(),
+                    self.demux.has_pad(StreamKind::Video),
+                ) {
                     let _ = connection.send_control(Outgoing::Seek(ms));
                 }
                 gst::debug!(CAT, obj = self.element, "resuming at {position} ms");
@@ -428,7 +451,10 @@ impl Streamer {
                     // came before.
                     self.clock = LiveClock::default();
                     if self.recorded
-                        && let Some(ms) = self.playback.start_resume(self.started.elapsed())
+                        && let Some(ms) = self.playback.start_resume(
+                            self.started.elapsed(),
+                            self.demux.has_pad(StreamKind::Video),
+                        )
                     {
                         // A recording goes on where it was, not from its start.
                         let _ = connection.send_control(Outgoing::Seek(ms));
