@@ -165,3 +165,78 @@ fn seek_answers_keep_their_place_among_media_in_flight() {
     );
     assert_eq!(client.state(), SessionState::Playing);
 }
+
+/// What nginx-rtmp really sent (captures in `testdata_nginx_vod`), through the session.
+fn events_of_capture(capture: &[crate::protocol::testdata_nginx_vod::Captured]) -> Vec<String> {
+    let mut client = ClientSession::new(play_config(), 0, &[7; 1528]);
+    let mut server = ScriptedServer::new();
+    start_playing(&mut client, &mut server);
+    for message in capture {
+        let raw = crate::protocol::testdata_nginx_vod::raw(message);
+        let chunk_stream = if raw.type_id == type_id::USER_CONTROL { 2 } else { 5 };
+        server.send_raw(chunk_stream, &raw);
+    }
+    server.deliver(&mut client).unwrap();
+    events(&mut client)
+        .into_iter()
+        .map(|e| match e {
+            SessionEvent::Status(status) => status.code,
+            SessionEvent::Data { values, .. } => {
+                let name = values[0].as_str().unwrap_or_default().to_owned();
+                let code = values
+                    .get(1)
+                    .and_then(|v| v.get("code"))
+                    .and_then(Amf0Value::as_str)
+                    .map(|c| format!(" {c}"))
+                    .unwrap_or_default();
+                name + &code
+            }
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn nginx_vod_answers_play_seek_pause_and_the_end_as_captured() {
+    use crate::protocol::testdata_nginx_vod as nginx;
+    assert_eq!(
+        events_of_capture(nginx::PLAY_FLV),
+        [
+            "StreamBegin",
+            "NetStream.Play.Start",
+            "StreamIsRecorded",
+            "|RtmpSampleAccess",
+            "onMetaData"
+        ]
+    );
+    assert_eq!(
+        events_of_capture(nginx::SEEK_FLV),
+        ["StreamEof", "NetStream.Seek.Notify", "StreamBegin"]
+    );
+    assert_eq!(
+        events_of_capture(nginx::PAUSE_FLV),
+        ["NetStream.Pause.Notify"]
+    );
+    // The end of the file, twice after a seek (a send timer from before it fires again).
+    let end = [
+        "StreamEof",
+        "onPlayStatus NetStream.Play.Complete",
+        "NetStream.Play.Stop",
+    ];
+    let seek = ["StreamEof", "NetStream.Seek.Notify", "StreamBegin"];
+    let expected: Vec<&str> = seek.iter().chain(&end).chain(&end).copied().collect();
+    assert_eq!(events_of_capture(nginx::SEEK_TO_END_FLV), expected);
+    // A missing recording is an error of the play.
+    let mut client = ClientSession::new(play_config(), 0, &[7; 1528]);
+    let mut server = ScriptedServer::new();
+    let txn = connect(&mut client, &mut server);
+    server.result(txn, vec![Amf0Value::Number(1.0)]);
+    server.deliver(&mut client).unwrap();
+    for message in nginx::PLAY_NOT_FOUND {
+        server.send_raw(5, &nginx::raw(message));
+    }
+    assert!(matches!(
+        server.deliver(&mut client),
+        Err(SessionError::StreamNotFound(_))
+    ));
+}
