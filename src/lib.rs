@@ -6,6 +6,7 @@ use gst::glib;
 pub mod connection;
 pub mod flv;
 pub mod location;
+pub mod panics;
 pub mod protocol;
 pub mod rtmpsink;
 pub mod rtmpsrc;

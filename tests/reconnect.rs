@@ -124,3 +124,67 @@ fn playing_rides_out_a_server_restart_when_asked() {
     // The first buffer, and the first one after the reconnection.
     assert!(video.discont >= 2, "{} DISCONT buffers", video.discont);
 }
+
+/// Plays a live stream from nginx until video arrives, then kills nginx; returns how the
+/// player ended.
+fn play_and_lose_the_server(props: &[(&str, &str)]) -> player::Outcome {
+    let dir = common::TempDir::new("lose");
+    let flv = dir.join("in.flv");
+    common::make_test_flv(&flv, &common::TestFlv::default().duration_ms(20_000));
+    let mut nginx = Some(Nginx::start());
+    let url = nginx.as_ref().unwrap().url("plain/lost");
+    let _publisher = common::ffmpeg_publish_file(&flv, &url);
+    nginx
+        .as_ref()
+        .unwrap()
+        .wait_publisher("lost", Duration::from_secs(10));
+    let player = player::Player::new(&url, props);
+    player.play();
+    let arrived = common::wait_until(Duration::from_secs(10), || {
+        player
+            .log()
+            .pads
+            .get("video")
+            .is_some_and(|pad| pad.buffers > 0)
+    });
+    assert!(arrived, "no video before the server went away");
+    // The server dies: no StreamEOF, no status, the socket just closes.
+    nginx.take();
+    let outcome = player.run(Duration::from_secs(20));
+    player.stop();
+    outcome
+}
+
+#[test]
+fn losing_the_server_is_a_warning_before_the_eos() {
+    let outcome = play_and_lose_the_server(&[]);
+    outcome.assert_eos();
+    assert!(
+        outcome
+            .warnings
+            .iter()
+            .any(|w| w.contains("ended without end of stream")),
+        "an application must be able to tell a loss from the end: {:?}",
+        outcome.warnings
+    );
+}
+
+#[test]
+fn losing_the_server_for_good_is_an_error_once_the_attempts_run_out() {
+    let outcome =
+        play_and_lose_the_server(&[("reconnect-attempts", "2"), ("reconnect-delay", "100")]);
+    assert!(!outcome.eos, "not a plain EOS");
+    let text = outcome.error_text();
+    assert!(
+        text.contains("Lost the connection") && text.contains("2 attempt(s)"),
+        "{text}"
+    );
+    assert!(
+        outcome
+            .element_messages
+            .iter()
+            .any(|m| m == "rtmp-disconnected"),
+        "{:?}",
+        outcome.element_messages
+    );
+}

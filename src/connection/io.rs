@@ -55,7 +55,15 @@ pub(super) fn run(poll: Poll, shared: Arc<Shared>, options: ConnectOptions) {
         last_write_progress: Instant::now(),
         read_buffer: ReadBuffer::default(),
     };
-    let result = io.run();
+    let result = crate::panics::catch(|| {
+        crate::panics::inject(&io.options.host, "io");
+        io.run()
+    })
+    .unwrap_or_else(|panic| {
+        Err(ConnectionError::Internal(format!(
+            "the I/O thread panicked: {panic}"
+        )))
+    });
     let mut inner = io.shared.lock();
     if let Err(err) = result {
         if err != ConnectionError::Flushing {

@@ -79,6 +79,9 @@ pub enum ConnectionError {
     ClosedDuringSetup(&'static str),
     #[error("operation interrupted")]
     Flushing,
+    /// A bug of ours: the I/O thread panicked.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<SessionError> for ConnectionError {
@@ -132,6 +135,7 @@ impl ConnectionError {
             | ConnectionError::Closed
             | ConnectionError::Stalled(_)
             | ConnectionError::Flushing => transfer,
+            ConnectionError::Internal(_) => gst::ResourceError::Failed,
         }
     }
 }

@@ -592,9 +592,23 @@ impl RtmpSrc {
             options,
             probed,
         );
+        let element = self.obj().clone();
         let thread = std::thread::Builder::new()
             .name("rtmpsrc".into())
-            .spawn(move || streamer.run())
+            .spawn(move || {
+                let control = streamer.control();
+                if let Err(panic) = crate::panics::catch(|| {
+                    crate::panics::inject(&element.name(), "streaming");
+                    streamer.run()
+                }) {
+                    control.set_streaming(false);
+                    gst::element_error!(
+                        element,
+                        gst::CoreError::Failed,
+                        ("Internal error: the streaming thread panicked: {panic}")
+                    );
+                }
+            })
             .map_err(|err| {
                 gst::element_imp_error!(
                     self,

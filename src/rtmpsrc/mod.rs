@@ -10,6 +10,8 @@ use gst::prelude::*;
 
 pub mod demux;
 mod imp;
+#[cfg(test)]
+mod panic_tests;
 mod probe;
 mod recorded;
 mod stream;

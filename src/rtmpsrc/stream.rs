@@ -110,6 +110,10 @@ impl Streamer {
         }
     }
 
+    pub fn control(&self) -> Arc<Control> {
+        self.control.clone()
+    }
+
     fn imp(&self) -> &super::imp::RtmpSrc {
         self.element.imp()
     }
@@ -244,12 +248,25 @@ impl Streamer {
                 }
                 // A reset is a disconnect too (rtmp2 makes no difference either).
                 Err(err @ (ConnectionError::Closed | ConnectionError::Io(_))) => {
+                    if self.settings.reconnect_attempts == 0 {
+                        self.closed_without_eof(&err.to_string());
+                        return connection;
+                    }
                     if let Some(again) = self.reconnect(&err) {
                         connection = again;
                         last_activity = Instant::now();
                         continue;
                     }
-                    self.closed_without_eof(&err.to_string());
+                    if !self.control.is_shutdown() {
+                        let uri = self.settings.common.location.to_redacted_uri();
+                        let attempts = self.settings.reconnect_attempts;
+                        gst::element_error!(
+                            self.element,
+                            gst::ResourceError::Read,
+                            ("Lost the connection to {uri} ({err}) and could not play again in {attempts} attempt(s)")
+                        );
+                        self.push_eos();
+                    }
                     return connection;
                 }
                 Err(err) => {
@@ -708,8 +725,8 @@ impl Streamer {
                 gst::element_error!(
                     self.element,
                     gst::StreamError::Failed,
-                    ("Internal data stream error"),
-                    ["streaming stopped, reason {err:?}"]
+                    ("Internal data stream error."),
+                    ["streaming stopped, reason {}", flow_name(err)]
                 );
                 self.push_eos();
                 Flow::Break(())
@@ -747,9 +764,12 @@ impl Streamer {
         self.push_eos();
     }
 
+    /// The connection ended without the server saying the stream did: an error with
+    /// `no-eof-is-error`, else a warning (so an application can tell it from a clean end)
+    /// and EOS.
     fn closed_without_eof(&mut self, why: &str) {
+        let uri = self.settings.common.location.to_redacted_uri();
         if self.settings.no_eof_is_error {
-            let uri = self.settings.common.location.to_redacted_uri();
             gst::element_error!(
                 self.element,
                 gst::ResourceError::Read,
@@ -757,7 +777,12 @@ impl Streamer {
             );
             self.push_eos();
         } else {
-            gst::info!(CAT, obj = self.element, "{why}: EOS");
+            gst::element_warning!(
+                self.element,
+                gst::ResourceError::Read,
+                ("Connection to {uri} ended without end of stream: {why}"),
+                ["ending the stream with EOS; reconnect-attempts plays on instead"]
+            );
             self.end_of_stream(why);
         }
     }
@@ -801,5 +826,18 @@ impl Streamer {
             }
         }
         self.push_eos();
+    }
+}
+
+/// A flow error as GStreamer names it (`not-linked`), as in its own "streaming stopped" lines.
+fn flow_name(err: gst::FlowError) -> &'static str {
+    match err {
+        gst::FlowError::NotLinked => "not-linked",
+        gst::FlowError::Flushing => "flushing",
+        gst::FlowError::Eos => "eos",
+        gst::FlowError::NotNegotiated => "not-negotiated",
+        gst::FlowError::Error => "error",
+        gst::FlowError::NotSupported => "not-supported",
+        _ => "custom-error",
     }
 }

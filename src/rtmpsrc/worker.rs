@@ -217,27 +217,52 @@ pub fn spawn(
     std::thread::Builder::new()
         .name(format!("rtmpsrc-{}", pad.name()))
         .spawn(move || {
-            // Runs until shut down: a recording may be seeked again after its EOS.
-            while let Some(item) = queue.pop() {
-                match item {
-                    Item::Event(event) => {
-                        if !pad.push_event(event) {
-                            gst::debug!(CAT, obj = pad, "event not handled downstream");
-                        }
-                    }
-                    Item::FlushStop(seqnum) => {
-                        let event = gst::event::FlushStop::builder(true).seqnum(seqnum).build();
-                        pad.push_event(event);
-                        on_flow(&pad, Ok(gst::FlowSuccess::Ok));
-                    }
-                    Item::Buffer(buffer) => {
-                        gst::trace!(CAT, obj = pad, "pushing {buffer:?}");
-                        on_flow(&pad, pad.push(buffer));
-                    }
+            let pushed = crate::panics::catch(|| push_all(&pad, &queue, &on_flow));
+            if let Err(panic) = pushed {
+                queue.shutdown();
+                if let Some(element) = pad.parent_element() {
+                    gst::element_error!(
+                        element,
+                        gst::CoreError::Failed,
+                        (
+                            "Internal error: the {} pad thread panicked: {panic}",
+                            pad.name()
+                        )
+                    );
                 }
             }
             gst::debug!(CAT, obj = pad, "pad thread done");
         })
+}
+
+/// Pushes what comes out of `queue` until it shuts down (a recording may be seeked again
+/// after its EOS).
+fn push_all(
+    pad: &gst::Pad,
+    queue: &PadQueue,
+    on_flow: &impl Fn(&gst::Pad, Result<gst::FlowSuccess, gst::FlowError>),
+) {
+    if let Some(element) = pad.parent_element() {
+        crate::panics::inject(&element.name(), "pad");
+    }
+    while let Some(item) = queue.pop() {
+        match item {
+            Item::Event(event) => {
+                if !pad.push_event(event) {
+                    gst::debug!(CAT, obj = pad, "event not handled downstream");
+                }
+            }
+            Item::FlushStop(seqnum) => {
+                let event = gst::event::FlushStop::builder(true).seqnum(seqnum).build();
+                pad.push_event(event);
+                on_flow(pad, Ok(gst::FlowSuccess::Ok));
+            }
+            Item::Buffer(buffer) => {
+                gst::trace!(CAT, obj = pad, "pushing {buffer:?}");
+                on_flow(pad, pad.push(buffer));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
