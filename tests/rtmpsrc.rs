@@ -425,3 +425,75 @@ fn rtmps_through_a_tls_proxy() {
         probe.audio().unwrap().nb_read_frames
     );
 }
+
+/// The pipeline written for the librtmp rtmpsrc this element replaces: `rtmpsrc ! flvdemux`
+/// links through the `src` request pad, which carries the stream as FLV, and every frame
+/// decodes.
+#[test]
+fn rtmpsrc_links_to_flvdemux_through_its_flv_pad() {
+    init();
+    let nginx = Nginx::start();
+    let tmp = TempDir::new("rtmpsrc-flv");
+    let flv = tmp.join("in.flv");
+    let probe = make_test_flv(&flv, &TestFlv::default().duration_ms(3000));
+    let url = nginx.url("live/flvout");
+    // gst-launch-1.0's own parser does the linking, as on the command line.
+    let pipeline = gst::parse::launch(&format!(
+        "rtmpsrc name=s location={url} ! flvdemux name=d \
+         d.video ! queue ! h264parse ! avdec_h264 ! fakesink name=v \
+         d.audio ! queue ! avdec_aac ! fakesink name=a"
+    ))
+    .expect("rtmpsrc ! flvdemux links")
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let src = pipeline.by_name("s").unwrap();
+    let pads: Vec<String> = src
+        .src_pads()
+        .iter()
+        .map(|p| p.name().to_string())
+        .collect();
+    assert_eq!(pads, ["src"], "the FLV pad, and no elementary pads");
+    let counts: Vec<std::sync::Arc<std::sync::atomic::AtomicU64>> = ["v", "a"]
+        .iter()
+        .map(|name| {
+            let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let c = count.clone();
+            pipeline
+                .by_name(name)
+                .unwrap()
+                .static_pad("sink")
+                .unwrap()
+                .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                    c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    gst::PadProbeReturn::Ok
+                });
+            count
+        })
+        .collect();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    nginx.wait_player("flvout", WAIT);
+    let publisher = ffmpeg_publish_file(&flv, &url);
+    let bus = pipeline.bus().unwrap();
+    let message = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("the stream ends");
+    pipeline.set_state(gst::State::Null).unwrap();
+    publisher.finish(WAIT).assert_success("ffmpeg publishing");
+    assert!(
+        matches!(message.view(), gst::MessageView::Eos(_)),
+        "{message:?}"
+    );
+    let video = probe.video().unwrap().nb_read_frames.unwrap();
+    let audio = probe.audio().unwrap().nb_read_frames.unwrap();
+    let decoded = |i: usize| counts[i].load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(decoded(0), video, "video frames decoded through flvdemux");
+    // AAC decoders may hold back the last frame.
+    assert!(
+        decoded(1) + 1 >= audio,
+        "{} of {audio} audio frames",
+        decoded(1)
+    );
+}

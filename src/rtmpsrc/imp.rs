@@ -271,6 +271,8 @@ struct Run {
 pub struct Pads {
     pub video: Option<gst::Pad>,
     pub audio: Option<gst::Pad>,
+    /// The `src` request pad (FLV output), which lives until released.
+    pub flv: Option<gst::Pad>,
     combiner: gst_base::UniqueFlowCombiner,
     /// The flow of all pads together, updated by the pad threads.
     pub combined: Result<gst::FlowSuccess, gst::FlowError>,
@@ -281,6 +283,7 @@ impl Default for Pads {
         Pads {
             video: None,
             audio: None,
+            flv: None,
             combiner: gst_base::UniqueFlowCombiner::new(),
             combined: Ok(gst::FlowSuccess::Ok),
         }
@@ -299,6 +302,7 @@ impl Pads {
         self.video
             .iter()
             .chain(self.audio.iter())
+            .chain(self.flv.iter())
             .cloned()
             .collect()
     }
@@ -389,6 +393,9 @@ impl RtmpSrc {
         if let Some(pad) = pads.get(kind) {
             return Some(pad.clone());
         }
+        if pads.flv.is_some() {
+            return None;
+        }
         let name = kind.pad_name();
         let templ = self.obj().element_class().pad_template(name)?;
         let pad = gst::Pad::builder_from_template(&templ)
@@ -446,7 +453,8 @@ impl RtmpSrc {
             }
             gst::QueryViewMut::Seeking(q) => {
                 let format = q.format();
-                if recorded && format == gst::Format::Time {
+                let flv = self.pads().flv.is_some();
+                if recorded && !flv && format == gst::Format::Time {
                     q.set(true, gst::ClockTime::ZERO, duration);
                 } else {
                     q.set(
@@ -489,6 +497,9 @@ impl RtmpSrc {
         };
         if !control.is_recorded() {
             return refuse("live streams cannot seek (stream-type=recorded makes it a recording)");
+        }
+        if self.pads().flv.is_some() {
+            return refuse("the FLV output (src pad) cannot seek");
         }
         if rate != 1.0 {
             return refuse("only rate 1.0 is supported");
@@ -585,13 +596,19 @@ impl RtmpSrc {
             }
         );
         control.set_streaming(true);
+        let flv_pad = self.pads().flv.clone();
+        if let Some(pad) = &flv_pad {
+            // Before the streaming thread pushes on it (the base class activates pads later).
+            let _ = pad.set_active(true);
+        }
         let streamer = Streamer::new(
             self.obj().clone(),
             control.clone(),
             settings,
             options,
             probed,
-        );
+        )
+        .with_flv_pad(flv_pad);
         let element = self.obj().clone();
         let thread = std::thread::Builder::new()
             .name("rtmpsrc".into())
@@ -643,10 +660,18 @@ impl RtmpSrc {
                 }
             }
         }
-        let pads = std::mem::take(&mut *self.pads());
+        let mut pads = std::mem::take(&mut *self.pads());
+        // The request pad stays until the application releases it.
+        let flv = pads.flv.take();
         for pad in pads.all() {
             let _ = pad.set_active(false);
             let _ = self.obj().remove_pad(&pad);
+        }
+        if let Some(pad) = flv {
+            let _ = pad.set_active(false);
+            let mut pads = self.pads();
+            pads.combiner.add_pad(&pad);
+            pads.flv = Some(pad);
         }
     }
 
@@ -830,18 +855,19 @@ impl ElementImpl for RtmpSrc {
                     .field("parsed", true)
                     .build(),
             );
-            [("video", video), ("audio", audio)]
-                .into_iter()
-                .map(|(name, caps)| {
-                    gst::PadTemplate::new(
-                        name,
-                        gst::PadDirection::Src,
-                        gst::PadPresence::Sometimes,
-                        &caps,
-                    )
+            let flv = gst::Caps::builder("video/x-flv").build();
+            [
+                ("video", gst::PadPresence::Sometimes, video),
+                ("audio", gst::PadPresence::Sometimes, audio),
+                // rtmpsrc ! flvdemux, as with the librtmp element.
+                ("src", gst::PadPresence::Request, flv),
+            ]
+            .into_iter()
+            .map(|(name, presence, caps)| {
+                gst::PadTemplate::new(name, gst::PadDirection::Src, presence, &caps)
                     .expect("static pad template")
-                })
-                .collect()
+            })
+            .collect()
         });
         TEMPLATES.as_ref()
     }
@@ -868,6 +894,60 @@ impl ElementImpl for RtmpSrc {
             }
             _ => success,
         })
+    }
+
+    fn request_new_pad(
+        &self,
+        templ: &gst::PadTemplate,
+        _name: Option<&str>,
+        _caps: Option<&gst::Caps>,
+    ) -> Option<gst::Pad> {
+        if templ.name_template() != "src" {
+            return None;
+        }
+        let mut pads = self.pads();
+        if pads.flv.is_some() || pads.video.is_some() || pads.audio.is_some() {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "the src pad (FLV) cannot be requested twice or beside the video/audio pads"
+            );
+            return None;
+        }
+        if self.run().is_some() {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "the src pad (FLV) must be requested before starting"
+            );
+            return None;
+        }
+        let pad = gst::Pad::builder_from_template(templ)
+            .name("src")
+            .query_function(|pad, parent, query| {
+                RtmpSrc::catch_panic_pad_function(parent, || false, |imp| imp.src_query(pad, query))
+            })
+            .event_function(|pad, parent, event| {
+                RtmpSrc::catch_panic_pad_function(parent, || false, |imp| imp.src_event(pad, event))
+            })
+            .build();
+        pad.use_fixed_caps();
+        pads.combiner.add_pad(&pad);
+        pads.flv = Some(pad.clone());
+        drop(pads);
+        self.obj().add_pad(&pad).ok()?;
+        Some(pad)
+    }
+
+    fn release_pad(&self, pad: &gst::Pad) {
+        let mut pads = self.pads();
+        if pads.flv.as_ref() == Some(pad) {
+            pads.flv = None;
+            pads.combiner.remove_pad(pad);
+            drop(pads);
+            let _ = pad.set_active(false);
+            let _ = self.obj().remove_pad(pad);
+        }
     }
 
     fn send_event(&self, event: gst::Event) -> bool {

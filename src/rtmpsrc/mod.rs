@@ -9,6 +9,7 @@ use gst::glib;
 use gst::prelude::*;
 
 pub mod demux;
+mod flv_output;
 mod imp;
 #[cfg(test)]
 mod panic_tests;

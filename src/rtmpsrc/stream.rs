@@ -73,6 +73,10 @@ pub struct Streamer {
     server_playing: bool,
     /// Recorded: EOS went downstream; a seek can start the stream again.
     ended: bool,
+    /// The `src` request pad, when the stream goes out as FLV (then no elementary pads).
+    flv_pad: Option<gst::Pad>,
+    flv: Option<Arc<PadQueue>>,
+    flv_stopped: bool,
 }
 
 impl Streamer {
@@ -107,7 +111,88 @@ impl Streamer {
             live_paused: false,
             server_playing: true,
             ended: false,
+            flv_pad: None,
+            flv: None,
+            flv_stopped: false,
         }
+    }
+
+    /// Sends the stream out as FLV on `pad` instead of elementary pads.
+    pub fn with_flv_pad(mut self, pad: Option<gst::Pad>) -> Self {
+        self.flv_pad = pad;
+        self
+    }
+
+    /// Starts the FLV pad's thread with its first events and the FLV header.
+    fn start_flv(&mut self) -> Flow {
+        let Some(pad) = self.flv_pad.clone() else {
+            return Flow::Continue(());
+        };
+        let queue = Arc::new(PadQueue::default());
+        let element = self.element.clone();
+        let thread = worker::spawn(pad.clone(), queue.clone(), move |pad, flow| {
+            element.imp().update_flow(pad, flow)
+        });
+        match thread {
+            Ok(thread) => self.control.add_worker(queue.clone(), thread),
+            Err(err) => {
+                gst::element_error!(
+                    self.element,
+                    gst::CoreError::Thread,
+                    ("Cannot start a pad thread: {err}")
+                );
+                return Flow::Break(());
+            }
+        }
+        let stream_id = pad.create_stream_id(&self.element, Some("src"));
+        let events = [
+            gst::event::StreamStart::builder(&stream_id)
+                .group_id(self.group_id)
+                .build(),
+            gst::event::Caps::new(&gst::Caps::builder("video/x-flv").build()),
+            gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()),
+        ];
+        for event in events {
+            queue.push(Item::Event(event));
+        }
+        let mut header = super::flv_output::header();
+        header
+            .get_mut()
+            .expect("a new buffer is writable")
+            .set_flags(gst::BufferFlags::DISCONT);
+        queue.push(Item::Buffer(header));
+        self.flv = Some(queue);
+        Flow::Continue(())
+    }
+
+    /// FLV output: each message becomes a tag; the end of the stream is found as the demuxer
+    /// finds it.
+    fn handle_flv(&mut self, event: SessionEvent) -> Vec<Action> {
+        let end = match &event {
+            SessionEvent::StreamEof => Some(Action::Eos(EndReason::StreamEof)),
+            SessionEvent::ServerClosed => Some(Action::ServerClosed),
+            SessionEvent::Status(status)
+                if matches!(
+                    status.code.as_str(),
+                    "NetStream.Play.UnpublishNotify"
+                        | "NetStream.Play.Stop"
+                        | "NetStream.Play.Complete"
+                ) =>
+            {
+                Some(Action::Eos(EndReason::Status(status.code.clone())))
+            }
+            _ => None,
+        };
+        if let Some(end) = end {
+            return vec![end];
+        }
+        if let (Some(queue), Some(buffer)) = (&self.flv, super::flv_output::tag_of(&event))
+            && !queue.push_deferred(Item::Buffer(buffer))
+        {
+            // Shut down.
+            self.flv_stopped = true;
+        }
+        Vec::new()
     }
 
     pub fn control(&self) -> Arc<Control> {
@@ -183,6 +268,9 @@ impl Streamer {
             s => Some(Duration::from_secs(u64::from(s))),
         };
         let mut last_activity = Instant::now();
+        if self.start_flv().is_break() {
+            return connection;
+        }
         loop {
             if !self.recorded && !self.played {
                 // A live source pushes nothing before PLAYING.
@@ -237,7 +325,14 @@ impl Streamer {
                     elapsed = Some(arrival);
                     self.count(&event);
                     let actions = self.handle(event, arrival);
-                    self.apply(actions)
+                    match self.flv {
+                        Some(_) if self.flv_stopped => Flow::Break(()),
+                        Some(_) => match self.apply(actions) {
+                            Flow::Continue(()) => self.check_flow(),
+                            stop => stop,
+                        },
+                        None => self.apply(actions),
+                    }
                 }
                 Ok(None) => Flow::Continue(()),
                 Err(ConnectionError::Flushing) => return connection,
@@ -301,6 +396,9 @@ impl Streamer {
         if let SessionEvent::StreamLength(seconds) = event {
             self.set_duration((seconds * 1000.0) as u64);
             return Vec::new();
+        }
+        if self.flv.is_some() {
+            return self.handle_flv(event);
         }
         if !self.recorded {
             return self.demux.handle(event, now);
@@ -647,7 +745,7 @@ impl Streamer {
 
     /// Wakes the pad threads for the frames queued since the last call.
     fn flush_queues(&self) {
-        for queue in [&self.video, &self.audio].into_iter().flatten() {
+        for queue in [&self.video, &self.audio, &self.flv].into_iter().flatten() {
             queue.flush();
         }
     }
@@ -702,6 +800,11 @@ impl Streamer {
         if !queue.push_deferred(Item::Buffer(buffer)) {
             return Flow::Break(());
         }
+        self.check_flow()
+    }
+
+    /// What downstream's flow returns so far mean for the stream.
+    fn check_flow(&mut self) -> Flow {
         let combined = self.imp().pads().combined;
         match combined {
             Ok(_) => Flow::Continue(()),
@@ -743,6 +846,9 @@ impl Streamer {
         let eos = eos.build();
         for kind in [StreamKind::Video, StreamKind::Audio] {
             self.push_event(kind, eos.clone());
+        }
+        if let Some(queue) = &self.flv {
+            queue.push(Item::Event(eos));
         }
     }
 
