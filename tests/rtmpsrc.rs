@@ -386,12 +386,14 @@ fn an_unsupported_video_codec_is_skipped_with_a_warning() {
     outcome.assert_eos();
     assert_eq!(log.order, ["audio"]);
     assert!(log.no_more_pads, "the skipped stream settles the layout");
-    assert_eq!(outcome.warnings.len(), 1, "{:?}", outcome.warnings);
-    assert!(
-        outcome.warnings[0].contains("Sorenson"),
-        "{:?}",
-        outcome.warnings
-    );
+    // One for the codec; FFmpeg's server also closes without StreamEOF, which warns too.
+    let codec: Vec<_> = outcome
+        .warnings
+        .iter()
+        .filter(|w| w.contains("cannot play"))
+        .collect();
+    assert_eq!(codec.len(), 1, "{:?}", outcome.warnings);
+    assert!(codec[0].contains("Sorenson"), "{:?}", outcome.warnings);
     assert_eq!(Some(log.pad("audio").decoded), audio_frames);
 }
 

@@ -97,6 +97,12 @@ mod tests {
         );
         let body = Bytes::from_static(&[0x17, 1, 0, 0, 0, 0xAA]);
         let buffer = tag(TAG_VIDEO, 0x0123_4567, body.clone());
+        // The body is the message's memory, not a copy (checked before mapping the whole
+        // buffer, which merges its memories).
+        assert_eq!(buffer.n_memory(), 3);
+        let map = buffer.peek_memory(1).map_readable().unwrap();
+        assert_eq!(map.as_ptr(), body.as_ptr());
+        drop(map);
         let mut expected = vec![9, 0, 0, 6, 0x23, 0x45, 0x67, 0x01, 0, 0, 0];
         expected.extend_from_slice(&body);
         expected.extend_from_slice(&17u32.to_be_bytes());
@@ -105,9 +111,6 @@ mod tests {
             buffer.pts(),
             Some(gst::ClockTime::from_mseconds(0x0123_4567))
         );
-        // The body is the message's memory, not a copy.
-        let map = buffer.peek_memory(1).map_readable().unwrap();
-        assert_eq!(map.as_ptr(), body.as_ptr());
     }
 
     #[test]

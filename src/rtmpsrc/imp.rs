@@ -39,6 +39,8 @@ pub const DEFAULT_LATENCY: u32 = 200;
 pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 0;
 pub const DEFAULT_RECONNECT_DELAY_MS: u32 = 2000;
 pub const DEFAULT_STREAM_TYPE: StreamType = StreamType::Auto;
+/// A seek waits this long at most for the streaming thread to end the flush on every pad.
+const SEEK_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Whether the stream is live or a recording (rtmp2's and FFmpeg's `rtmp_live` choices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
@@ -125,6 +127,7 @@ struct ControlInner {
     /// The streaming thread still runs (it carries out seeks).
     streaming: bool,
     duration: Option<gst::ClockTime>,
+    last_seek: Option<gst::Seqnum>,
     connection: Option<Arc<Connection>>,
     /// The pads' pushing threads and their queues.
     workers: Vec<(Arc<PadQueue>, JoinHandle<()>)>,
@@ -184,6 +187,16 @@ impl Control {
         self.lock().duration
     }
 
+    /// Records the seqnum of a seek; false when that seek was seen already (on another pad).
+    fn note_seek(&self, seqnum: gst::Seqnum) -> bool {
+        let mut inner = self.lock();
+        if inner.last_seek == Some(seqnum) {
+            return false;
+        }
+        inner.last_seek = Some(seqnum);
+        true
+    }
+
     /// Hands a seek to the streaming thread; false when nobody is there to carry it out.
     fn request_seek(&self, request: SeekRequest) -> bool {
         let mut inner = self.lock();
@@ -199,6 +212,20 @@ impl Control {
         drop(inner);
         self.changed.notify_all();
         true
+    }
+
+    /// Waits until every pad has ended the flush of seek `seqnum`: a bin sends a seek to each
+    /// of its sinks in turn, and a sink still flushing would refuse it.
+    fn wait_flushed(&self, seqnum: gst::Seqnum) -> bool {
+        let queues: Vec<Arc<PadQueue>> = self
+            .lock()
+            .workers
+            .iter()
+            .map(|(queue, _)| queue.clone())
+            .collect();
+        queues
+            .iter()
+            .all(|queue| queue.wait_flushed(seqnum, SEEK_FLUSH_TIMEOUT))
     }
 
     pub fn take_seek(&self) -> Option<SeekRequest> {
@@ -538,6 +565,11 @@ impl RtmpSrc {
             Snap::KeyBefore
         };
         let seqnum = event.seqnum();
+        if !control.note_seek(seqnum) {
+            // playbin sends a seek to every sink: it reaches each of our pads.
+            gst::debug!(CAT, imp = self, "seek {seqnum:?} already handled");
+            return true;
+        }
         gst::debug!(CAT, imp = self, "seek to {} ({snap:?})", start.display());
         let pads = self.pads().all();
         for pad in &pads {
@@ -553,6 +585,15 @@ impl RtmpSrc {
                 pad.push_event(gst::event::FlushStop::builder(true).seqnum(seqnum).build());
             }
             return refuse("the stream has ended");
+        }
+        // As a base source, the flush is over when the seek returns (the new segment and data
+        // follow from the streaming thread).
+        if !control.wait_flushed(seqnum) {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "the flush of seek {seqnum:?} did not end in time"
+            );
         }
         true
     }

@@ -55,6 +55,8 @@ struct Inner {
     shutdown: bool,
     consumer_waits: bool,
     producer_waits: bool,
+    /// The seqnum of the last flush-stop pushed downstream.
+    flushed: Option<gst::Seqnum>,
 }
 
 pub struct PadQueue {
@@ -192,6 +194,33 @@ impl PadQueue {
         self.changed.notify_all();
     }
 
+    /// Notes that the flush of seek `seqnum` is over downstream.
+    fn set_flushed(&self, seqnum: gst::Seqnum) {
+        self.lock().flushed = Some(seqnum);
+        self.changed.notify_all();
+    }
+
+    /// Waits until the pad thread has pushed the flush-stop of seek `seqnum`, at most
+    /// `timeout`; false when it did not (or the queue shut down).
+    pub fn wait_flushed(&self, seqnum: gst::Seqnum, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut inner = self.lock();
+        loop {
+            if inner.flushed == Some(seqnum) {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if inner.shutdown || now >= deadline {
+                return false;
+            }
+            inner = self
+                .changed
+                .wait_timeout(inner, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// Drops what is queued (a flushing seek); a producer waiting for room goes on.
     pub fn clear(&self) {
         let mut inner = self.lock();
@@ -256,6 +285,7 @@ fn push_all(
                 let event = gst::event::FlushStop::builder(true).seqnum(seqnum).build();
                 pad.push_event(event);
                 on_flow(pad, Ok(gst::FlowSuccess::Ok));
+                queue.set_flushed(seqnum);
             }
             Item::Buffer(buffer) => {
                 gst::trace!(CAT, obj = pad, "pushing {buffer:?}");
