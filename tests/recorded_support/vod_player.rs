@@ -595,6 +595,22 @@ impl Drop for VodPlayer {
     }
 }
 
+/// An element set to NULL when dropped (also when a test panics).
+pub struct NullOnDrop<E: IsA<gst::Element>>(pub E);
+
+impl<E: IsA<gst::Element>> std::ops::Deref for NullOnDrop<E> {
+    type Target = E;
+    fn deref(&self) -> &E {
+        &self.0
+    }
+}
+
+impl<E: IsA<gst::Element>> Drop for NullOnDrop<E> {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+    }
+}
+
 /// One packet of a file as ffprobe lists it.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet {
