@@ -10,8 +10,13 @@
 //! bounded read-ahead (bytes received follow the play position), a live stream paused and
 //! resumed at the live edge, and the seeks rtmpsrc refuses.
 //!
+//! Seeks go to the video sink, as playbin's playsink sends them; a seek sent to the pipeline
+//! (GstBin forwards it to every sink, so rtmpsrc gets it once per branch) has its own test.
 //! Each test runs its own nginx; the waits are on recorded conditions and bus messages.
+//! Shared setups and checks: `recorded_support/checks.rs`.
 
+#[path = "recorded_support/checks.rs"]
+mod checks;
 mod common;
 #[path = "recorded_support/vod_player.rs"]
 mod vod_player;
@@ -19,140 +24,11 @@ mod vod_player;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Nginx, Recording, VodFile};
+use checks::*;
+use common::Recording;
 use gst::ClockTime;
 use gst::prelude::*;
 use vod_player::*;
-
-const FRAME_S: f64 = 0.040;
-/// AAC frames of 1024 samples at 44.1 kHz.
-const AAC_FRAME_S: f64 = 1024.0 / 44100.0;
-const KEY: gst::SeekFlags = gst::SeekFlags::FLUSH.union(gst::SeekFlags::KEY_UNIT);
-const ACCURATE: gst::SeekFlags = gst::SeekFlags::FLUSH.union(gst::SeekFlags::ACCURATE);
-const KEY_AFTER: gst::SeekFlags = KEY.union(gst::SeekFlags::SNAP_AFTER);
-
-fn t(seconds: f64) -> ClockTime {
-    ClockTime::from_nseconds((seconds * 1e9).round() as u64)
-}
-
-fn assert_in(what: &str, got: ClockTime, lo: f64, hi: f64) {
-    let g = secs(got);
-    assert!(
-        g >= lo - 1e-9 && g <= hi + 1e-9,
-        "{what}: {g:.3} s, expected within [{lo}, {hi}]"
-    );
-}
-
-fn serve(recording: Recording) -> (Nginx, VodFile, String) {
-    let nginx = Nginx::start();
-    let file = nginx.add_vod(&recording, "rec");
-    let url = nginx.vod_url(&file);
-    (nginx, file, url)
-}
-
-/// A recording prerolled and playing, with some video rendered.
-fn playing(recording: Recording) -> (Nginx, VodFile, VodPlayer) {
-    let (nginx, file, url) = serve(recording);
-    let player = VodPlayer::new(&url, &[], true, AV);
-    player.preroll();
-    player.play();
-    player.wait_sink_pts("video", t(0.2), WAIT);
-    (nginx, file, player)
-}
-
-/// What a pad of rtmpsrc sent after a seek's flush.
-struct After {
-    segment: gst::FormattedSegment<ClockTime>,
-    bufs: Vec<Buf>,
-}
-
-/// Waits for `n` buffers on rtmpsrc's `pad` after the seek and checks the flush and the
-/// segment before them: both carry the seek's seqnum.
-fn src_after(player: &VodPlayer, pad: &str, seek: &Seek, n: usize) -> After {
-    let recs = player.wait_logs(
-        WAIT,
-        &format!("{n} {pad} buffers from rtmpsrc after the seek"),
-        |l| {
-            let recs = l.pads.get(pad)?.src.after_flush(seek.seqnum)?;
-            (recs.buffers().len() >= n).then(|| recs.to_vec())
-        },
-    );
-    let starts = player.logs().pad(pad).src.flush_starts(seek.seqnum);
-    assert!(starts >= 1, "{pad}: no flush-start with the seek's seqnum");
-    let first = recs
-        .iter()
-        .position(|r| matches!(r.ev, Ev::Buffer { .. }))
-        .unwrap_or(recs.len());
-    let segments = recs[..first].segments();
-    let (segment, seqnum) = segments
-        .last()
-        .unwrap_or_else(|| panic!("{pad}: no segment before the first buffer after the seek"))
-        .clone();
-    assert_eq!(seqnum, seek.seqnum, "{pad}: the segment's seqnum");
-    After {
-        segment,
-        bufs: recs.buffers(),
-    }
-}
-
-/// The video after a KEY_UNIT seek: the segment starts at the first buffer, a keyframe, which is
-/// DISCONT; DTS never goes back.
-fn check_key_unit(after: &After, lo: f64, hi: f64) {
-    let start = after.segment.start().expect("segment start");
-    assert_in("segment start", start, lo, hi);
-    let first = after.bufs[0];
-    assert_eq!(first.pts, Some(start), "first video PTS == segment start");
-    assert!(first.keyframe(), "first video buffer is a keyframe");
-    assert!(
-        first.discont(),
-        "first video buffer after the seek is DISCONT"
-    );
-    assert_monotonic_dts(&after.bufs, "video after the seek");
-}
-
-fn assert_monotonic_dts(bufs: &[Buf], what: &str) {
-    for pair in bufs.windows(2) {
-        assert!(
-            pair[0].dts <= pair[1].dts,
-            "{what}: DTS went back {:?} -> {:?}",
-            pair[0].dts,
-            pair[1].dts
-        );
-    }
-}
-
-/// Sorted timestamps have neither duplicates nor gaps of more than 1.5 frames.
-fn contiguous(mut times: Vec<ClockTime>, frame: f64, what: &str) -> Result<(), String> {
-    times.sort();
-    let dups: Vec<f64> = times
-        .windows(2)
-        .filter(|w| w[0] == w[1])
-        .map(|w| secs(w[0]))
-        .collect();
-    let gaps: Vec<(f64, f64)> = times
-        .windows(2)
-        .filter(|w| secs(w[1]) - secs(w[0]) > frame * 1.5)
-        .map(|w| (secs(w[0]), secs(w[1])))
-        .collect();
-    match (dups.is_empty(), gaps.is_empty()) {
-        (true, true) => Ok(()),
-        _ => Err(format!(
-            "{what}: repeated timestamps at {dups:?} s, missing frames between {gaps:?} s"
-        )),
-    }
-}
-
-fn assert_contiguous(times: Vec<ClockTime>, frame: f64, what: &str) {
-    if let Err(e) = contiguous(times, frame, what) {
-        panic!("{e}");
-    }
-}
-
-/// Panics with every failed check, not just the first.
-fn assert_all(checks: Vec<Result<(), String>>) {
-    let failed: Vec<String> = checks.into_iter().filter_map(Result::err).collect();
-    assert!(failed.is_empty(), "{}", failed.join("\n"));
-}
 
 #[test]
 fn prerolls_and_answers_duration_seeking_and_latency() {
@@ -305,27 +181,6 @@ fn key_unit_snap_after_seek() {
     // The first keyframe at or after 10.5 s: DTS 11.0 s, PTS 11.08 s.
     check_key_unit(&video, 10.9, 11.1);
     player.assert_no_error();
-}
-
-/// Waits until both sinks got EOS after the seek; returns the seqnums of the EOS events at
-/// rtmpsrc's pads after its flush.
-fn wait_both_eos(player: &VodPlayer, seek: &Seek, timeout: Duration) -> Vec<gst::Seqnum> {
-    player.wait_logs(timeout, "EOS at both sinks after the seek", |l| {
-        ["video", "audio"]
-            .iter()
-            .all(|p| {
-                l.pads
-                    .get(*p)
-                    .and_then(|p| p.sink.after_flush(seek.seqnum))
-                    .is_some_and(|r| !r.eos().is_empty())
-            })
-            .then_some(())
-    });
-    let logs = player.logs();
-    ["video", "audio"]
-        .iter()
-        .flat_map(|p| logs.pad(p).src.after_flush(seek.seqnum).unwrap().eos())
-        .collect()
 }
 
 #[test]
@@ -850,44 +705,6 @@ fn bytes_received_follow_the_play_position() {
     // buffer-length (1 s) + the 1 s nginx adds, and what the pipeline's queues hold.
     assert!(ahead < 4.0, "{ahead:.2} s of media ahead of the position");
     player.assert_no_error();
-}
-
-const LIVE_PUBLISHER: &str = "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=25/1 \
-    ! x264enc tune=zerolatency key-int-max=25 speed-preset=ultrafast ! h264parse \
-    ! rtmpsink name=m location={url} \
-    audiotestsrc is-live=true samplesperbuffer=1024 ! voaacenc ! aacparse ! m.";
-
-/// nginx with a live test stream published by our rtmpsink, and a player on it.
-fn live() -> (Nginx, NullOnDrop<gst::Element>, VodPlayer) {
-    init();
-    let nginx = Nginx::start();
-    let url = nginx.url("cam");
-    let publisher = NullOnDrop(gst::parse::launch(&LIVE_PUBLISHER.replace("{url}", &url)).unwrap());
-    publisher.set_state(gst::State::Playing).unwrap();
-    nginx.wait_publisher("cam", WAIT);
-    let player = VodPlayer::new(&url, &[], true, AV);
-    assert_eq!(
-        player.pipeline.set_state(gst::State::Paused),
-        Ok(gst::StateChangeSuccess::NoPreroll),
-        "a live stream is a live source"
-    );
-    player.play();
-    player.wait_logs(WAIT, "live video decoded", |l| {
-        (l.pads.get("video")?.sink.buffers().len() >= 25).then_some(())
-    });
-    (nginx, publisher, player)
-}
-
-/// How far ahead of the clock (positive: early) each buffer's running time was.
-fn ahead(bufs: &[Buf]) -> Vec<f64> {
-    bufs.iter()
-        .map(|b| secs(b.running.unwrap()) - secs(b.now.unwrap()))
-        .collect()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 #[test]
