@@ -306,7 +306,13 @@ fn seek_while_paused_prerolls_at_the_new_position() {
         .collect();
     // From the prerolled frame on, nothing skipped or repeated: playing went on from there.
     assert_contiguous(decoded, FRAME_S, "decoded video after the paused seek");
-    assert_in("position", player.position().unwrap(), 9.0, 10.5);
+    // The sink has the 9 s frame; its clock position may still be a frame or two short.
+    assert_in(
+        "position",
+        player.position().unwrap(),
+        9.0 - 2.0 * FRAME_S,
+        10.5,
+    );
     player.assert_no_error();
 }
 
@@ -346,8 +352,14 @@ fn pause_and_resume_neither_repeat_nor_lose_frames() {
             FRAME_S,
             "video DTS from rtmpsrc",
         ),
+        // In decode order, a B-frame shown before the newest PTS may still be on its way:
+        // only PTS up to the newest DTS are complete.
         contiguous(
-            video.iter().map(|b| b.pts.unwrap()).collect(),
+            video
+                .iter()
+                .map(|b| b.pts.unwrap())
+                .filter(|pts| Some(*pts) <= video.iter().filter_map(|b| b.dts).max())
+                .collect(),
             FRAME_S,
             "video PTS from rtmpsrc",
         ),

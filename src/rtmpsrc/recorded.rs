@@ -137,6 +137,8 @@ pub struct Playback {
     last_key_dts: Option<i64>,
     /// A seek to send to the server again (it landed past the target).
     server_seek: Option<u32>,
+    /// Streams whose first frame since the seek's segment has not come yet.
+    needs_discont: [bool; 2],
 }
 
 impl Default for Playback {
@@ -182,6 +184,7 @@ impl Playback {
             gop_ms: DEFAULT_GOP_MS,
             last_key_dts: None,
             server_seek: None,
+            needs_discont: [false; 2],
         }
     }
 
@@ -229,6 +232,15 @@ impl Playback {
         match &self.phase {
             Phase::AwaitNotify { landing, .. } | Phase::AwaitStart { landing, .. } => {
                 matches!(landing.purpose, Purpose::Seek(_))
+            }
+            _ => false,
+        }
+    }
+
+    fn is_resuming(&self) -> bool {
+        match &self.phase {
+            Phase::AwaitNotify { landing, .. } | Phase::AwaitStart { landing, .. } => {
+                matches!(landing.purpose, Purpose::Resume { .. })
             }
             _ => false,
         }
@@ -346,6 +358,9 @@ impl Playback {
                     }
                 }
             }
+            // A resume flushes nothing: media from before it goes on through the repeat
+            // filter (it may have waited in our queues while paused).
+            SessionEvent::Media { .. } if self.is_resuming() => None,
             // From before the seek: its media, and the end of what it played.
             SessionEvent::Media { .. }
             | SessionEvent::StreamEof
@@ -431,6 +446,9 @@ impl Playback {
             return;
         }
         match &self.phase {
+            Phase::AwaitNotify { .. } if self.is_resuming() => {
+                self.pass_new(kind, frame, has_video, out)
+            }
             Phase::AwaitNotify { .. } => {}
             Phase::Flowing => self.pass(kind, frame, has_video, out),
             Phase::Resuming => self.pass_new(kind, frame, has_video, out),
@@ -454,6 +472,7 @@ impl Playback {
     /// A frame after the seek was confirmed, before the segment is placed.
     fn land(&mut self, kind: StreamKind, frame: Frame, has_video: bool, out: &mut Vec<Action>) {
         let gop_ms = self.gop_ms;
+        let last_main = self.last_dts[index(main_kind(has_video))];
         let Phase::AwaitStart {
             landing,
             held,
@@ -462,7 +481,11 @@ impl Playback {
         else {
             return;
         };
-        let target = landing.target();
+        let target = match landing.purpose {
+            // What was pushed meanwhile counts too.
+            Purpose::Resume { .. } => last_main.unwrap_or_else(|| landing.target()),
+            Purpose::Seek(_) => landing.target(),
+        };
         let main = kind == main_kind(has_video);
         if !main {
             held.push((kind, frame));
@@ -594,14 +617,20 @@ impl Playback {
         // Key-unit segments drop what would be clipped anyway; ACCURATE ones keep the frames
         // from the keyframe on, which the decoder needs.
         let keep_early = request.snap == Snap::Accurate;
-        for (kind, frame) in held.into_iter().chain(first) {
+        let mut started = [false; 2];
+        for (kind, mut frame) in held.into_iter().chain(first) {
             if keep_early || kind == main || frame.pts_ms >= start {
+                // The first of each stream after the flush, even when what the demuxer marked
+                // was dropped here (a landing past the target).
+                frame.discont |= !std::mem::replace(&mut started[index(kind)], true);
                 self.pass(kind, frame, has_video, out);
             }
         }
+        self.needs_discont = [!started[0], !started[1]];
     }
 
-    fn pass(&mut self, kind: StreamKind, frame: Frame, has_video: bool, out: &mut Vec<Action>) {
+    fn pass(&mut self, kind: StreamKind, mut frame: Frame, has_video: bool, out: &mut Vec<Action>) {
+        frame.discont |= std::mem::take(&mut self.needs_discont[index(kind)]);
         let main = kind == main_kind(has_video);
         if let Some(stop) = self.segment.stop()
             && main

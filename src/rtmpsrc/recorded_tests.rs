@@ -327,8 +327,12 @@ fn resume_drops_what_was_already_pushed_and_continues_without_discont() {
     assert_eq!(playback.position_ms(), 40);
     let position = playback.start_resume(Duration::ZERO, true).unwrap();
     assert_eq!(position, 40);
-    // In flight before the server saw the seek: dropped.
-    assert_eq!(playback.on_event(&media(80)), Some(vec![]));
+    // A resume flushes nothing: what was still on its way goes on (through the repeat filter).
+    assert_eq!(playback.on_event(&media(80)), None);
+    let out = playback.filter(vec![video(40, false), video(60, false)], true);
+    assert_eq!(describe(&out), ["v 60"]);
+    // The rest of the old play (StreamEOF of nginx's seek) is not the end.
+    assert_eq!(playback.on_event(&SessionEvent::StreamEof), Some(vec![]));
     playback.on_event(&status("NetStream.Seek.Notify"));
     // The server restarts at the keyframe before the position.
     let mut restart = vec![video(0, true), audio(10), video(40, false), audio(33)];
