@@ -487,6 +487,11 @@ impl Playback {
             Purpose::Seek(_) => landing.target(),
         };
         let main = kind == main_kind(has_video);
+        // A seek places keyframes by when they are shown (a B-frame stream's keyframe at DTS
+        // 10 s shows at 10.08 s, after a seek to 10 s); a resume by decode order, as its
+        // repeat filter.
+        let resume = matches!(landing.purpose, Purpose::Resume { .. });
+        let key_time = if resume { frame.dts_ms } else { frame.pts_ms };
         if !main {
             held.push((kind, frame));
             let span = held.last().map_or(0, |(_, f)| f.dts_ms)
@@ -498,15 +503,15 @@ impl Playback {
             return;
         }
         if landing.snap() == Snap::KeyAfter {
-            if frame.keyframe && frame.dts_ms >= target {
+            if frame.keyframe && key_time >= target {
                 self.decide(Some((kind, frame)), has_video, out);
             } else {
                 held.clear();
             }
             return;
         }
-        if frame.keyframe && frame.dts_ms <= target {
-            if let Purpose::Resume { .. } = landing.purpose {
+        if frame.keyframe && key_time <= target {
+            if resume {
                 // Back at or before where playback was: the rest is the repeat filter's job.
                 let held = std::mem::take(held);
                 self.phase = Phase::Resuming;
@@ -522,6 +527,7 @@ impl Playback {
             return;
         }
         if *candidate {
+            // In decode order: once past the target, no keyframe shown before it can come.
             if frame.dts_ms <= target {
                 held.push((kind, frame));
             } else {
