@@ -95,6 +95,37 @@ fn publish(location: &str) -> (String, bool) {
     (said, eos)
 }
 
+/// Plays with the secrets set on rtmpsrc until its first error or EOS; returns what the bus
+/// said.
+fn play(location: &str) -> String {
+    let pipeline = gst::parse::launch("rtmpsrc name=s timeout=3 ! fakesink")
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let src = pipeline.by_name("s").unwrap();
+    src.set_property("location", location);
+    src.set_property("extra-connect-args", format!("conn=S:{TOKEN} conn=B:1"));
+    src.set_property("secure-token", SECURE_TOKEN);
+    let _ = pipeline.set_state(gst::State::Playing);
+    let bus = pipeline.bus().unwrap();
+    let mut said = String::new();
+    while let Some(message) = bus.timed_pop(gst::ClockTime::from_seconds(10)) {
+        match message.view() {
+            gst::MessageView::Error(err) => {
+                said.push_str(&format!("error: {} ({:?})\n", err.error(), err.debug()));
+                break;
+            }
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Warning(w) => {
+                said.push_str(&format!("warning: {} ({:?})\n", w.error(), w.debug()));
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    said
+}
+
 fn assert_no_secret(what: &str, text: &str) {
     for secret in [KEY, TOKEN, SECURE_TOKEN, PASSWORD] {
         if let Some(at) = text.find(secret) {
@@ -109,7 +140,7 @@ fn assert_no_secret(what: &str, text: &str) {
 }
 
 #[test]
-fn sink_secrets_stay_out_of_debug_logs_and_errors() {
+fn secrets_stay_out_of_debug_logs_and_errors_of_both_elements() {
     init();
     let log = capture_debug_log();
 
@@ -136,8 +167,29 @@ fn sink_secrets_stay_out_of_debug_logs_and_errors() {
     assert!(!eos && said.contains("error:"), "{said}");
     assert_no_secret("error message", &said);
 
+    // The player: a recording that does not exist, so the error names the location.
+    let player_location = format!(
+        "rtmp://alice:{PASSWORD}@127.0.0.1:{}/vod/missing.flv?key={KEY}",
+        nginx.port
+    );
+    let said = play(&player_location);
+    assert!(said.contains("not found"), "{said}");
+    assert_no_secret("player's error message", &said);
+    assert!(
+        nginx.error_log().contains(&format!("args='key={KEY}'")),
+        "the server did not get the player's key:\n{}",
+        nginx.error_log()
+    );
+
     gst::log::set_threshold_from_string("*:0", true);
     let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains(&format!(
+            "playing rtmp://alice@127.0.0.1:{}/vod/missing.flv?key=<redacted>",
+            nginx.port
+        )),
+        "no playing line in the log"
+    );
     assert_no_secret("debug log", &log);
     // The capture did see our lines, so the absence of secrets means something.
     assert!(
