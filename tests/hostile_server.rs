@@ -481,7 +481,10 @@ fn null_returns_at_once_whatever_the_server_does() {
                 last = now;
                 stuck
             });
-            assert!(full, "{what}: the sink never stopped writing ({last} bytes)");
+            assert!(
+                full,
+                "{what}: the sink never stopped writing ({last} bytes)"
+            );
         }
         let start = Instant::now();
         pipeline.set_state(gst::State::Null).unwrap();

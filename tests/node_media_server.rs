@@ -173,7 +173,10 @@ fn a_late_player_starts_from_the_gop_cache() {
     // Join in the middle of a group of pictures: 15 to 25 frames after a keyframe, 2 s before
     // the next one.
     let mid_gop = common::wait_until(Duration::from_secs(10), || {
-        since_key.lock().unwrap().is_some_and(|n| (15..=25).contains(&n))
+        since_key
+            .lock()
+            .unwrap()
+            .is_some_and(|n| (15..=25).contains(&n))
     });
     assert!(mid_gop, "no keyframe seen: {:?}", since_key.lock().unwrap());
     let sent_before_join = sent();

@@ -86,21 +86,49 @@ fn stop_commands_are_what_the_sink_sends_at_the_end() {
     );
 }
 
+/// What nginx logged for the connection that published `name`, up to its disconnect (nginx
+/// logs a `deleteStream` of its own after that); `None` until it has disconnected.
+fn nginx_log_until_disconnect(nginx: &Nginx, name: &str) -> Option<Vec<String>> {
+    let log = nginx.error_log();
+    let publish = format!("publish: name='{name}'");
+    let id = log
+        .lines()
+        .find(|l| l.contains(&publish))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with('*')))?;
+    let id = format!(" {id} ");
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(&id)).collect();
+    let end = lines.iter().position(|l| l.contains(" disconnect,"))?;
+    Some(lines[..end].iter().map(|l| l.to_string()).collect())
+}
+
 #[test]
 fn stop_commands_reach_nginx() {
+    // nginx-rtmp logs closeStream and deleteStream at info level as it handles them (not
+    // FCUnpublish, which the scripted-server test above covers).
     let nginx = Nginx::start();
-    let outcome = run(
-        &format!(
-            "{VIDEO} ! rtmpsink name=s location={} sync=false \
-             stop-commands=fcunpublish+closestream+deletestream",
-            nginx.url("live/stops")
-        ),
-        Duration::from_secs(30),
-    );
-    outcome.assert_eos();
-    // nginx-rtmp logs each at info level as it handles it.
-    for needle in ["FCUnpublish", "closeStream", "deleteStream"] {
-        nginx.wait_log(needle, WAIT);
+    for (name, flags, expected) in [
+        ("all", "fcunpublish+closestream+deletestream", true),
+        ("none", "0", false),
+    ] {
+        let outcome = run(
+            &format!(
+                "{VIDEO} ! rtmpsink name=s location={} sync=false stop-commands={flags}",
+                nginx.url(name)
+            ),
+            Duration::from_secs(30),
+        );
+        outcome.assert_eos();
+        let mut lines = None;
+        let closed = wait_until(WAIT, || {
+            lines = nginx_log_until_disconnect(&nginx, name);
+            lines.is_some()
+        });
+        assert!(closed, "{name}: no disconnect\n{}", nginx.error_log());
+        let lines = lines.unwrap();
+        for command in ["closeStream", "deleteStream"] {
+            let sent = lines.iter().any(|l| l.contains(&format!(" {command}, ")));
+            assert_eq!(sent, expected, "{name}: {command} in {lines:#?}");
+        }
     }
 }
 
@@ -137,7 +165,8 @@ fn rtmpsink_without_async_connect_connects_on_the_first_buffer() {
     let pipeline = sink_pipeline(&server, true);
     pipeline.set_state(gst::State::Paused).unwrap();
     assert!(
-        wait_until(NO_CONNECTION_FOR, || connections.load(Ordering::SeqCst) == 1),
+        wait_until(NO_CONNECTION_FOR, || connections.load(Ordering::SeqCst)
+            == 1),
         "async-connect=true did not connect while PAUSED"
     );
     pipeline.set_state(gst::State::Null).unwrap();
@@ -177,7 +206,8 @@ fn rtmpsrc_without_async_connect_connects_at_playing() {
     let pipeline = src_pipeline(&server, true);
     pipeline.set_state(gst::State::Paused).unwrap();
     assert!(
-        wait_until(NO_CONNECTION_FOR, || connections.load(Ordering::SeqCst) == 1),
+        wait_until(NO_CONNECTION_FOR, || connections.load(Ordering::SeqCst)
+            == 1),
         "async-connect=true did not connect while PAUSED"
     );
     pipeline.set_state(gst::State::Null).unwrap();
@@ -331,11 +361,18 @@ fn max_queue_bytes_drops_the_oldest_gop_while_reconnecting() {
     assert!(video.len() >= 3, "{} video messages", video.len());
     assert_eq!(video[0][..2], [0x17, 0x00], "AVC sequence header first");
     assert_eq!(video[1][..2], [0x17, 0x01], "then a keyframe");
-    assert!(video.len() < 150, "{} video messages: nothing dropped", video.len());
+    assert!(
+        video.len() < 150,
+        "{} video messages: nothing dropped",
+        video.len()
+    );
 }
 
 /// Stats field `name` of the element.
-fn stat<T: for<'a> gst::glib::value::FromValue<'a> + 'static>(element: &gst::Element, name: &str) -> T {
+fn stat<T: for<'a> gst::glib::value::FromValue<'a> + 'static>(
+    element: &gst::Element,
+    name: &str,
+) -> T {
     element
         .property::<gst::Structure>("stats")
         .get::<T>(name)
@@ -432,10 +469,10 @@ fn caps_change_mid_stream_on_both_elements() {
         // The pad's first caps are set before pad-added.
         if let Some(caps) = pad.current_caps() {
             let s = caps.structure(0).unwrap();
-            record
-                .lock()
-                .unwrap()
-                .push(Seen::Caps(s.get("width").unwrap(), s.get("height").unwrap()));
+            record.lock().unwrap().push(Seen::Caps(
+                s.get("width").unwrap(),
+                s.get("height").unwrap(),
+            ));
         }
         let record = record.clone();
         pad.add_probe(
@@ -498,7 +535,10 @@ fn caps_change_mid_stream_on_both_elements() {
     let recording = nginx.wait_recording("resize", WAIT);
     let widths = frame_widths(&recording);
     assert_eq!(widths.len(), 100, "{widths:?}");
-    let first_new = widths.iter().position(|&w| w == 480).expect("480 wide frames");
+    let first_new = widths
+        .iter()
+        .position(|&w| w == 480)
+        .expect("480 wide frames");
     assert!(first_new >= 25, "{widths:?}");
     assert!(widths[..first_new].iter().all(|&w| w == 320), "{widths:?}");
     assert!(widths[first_new..].iter().all(|&w| w == 480), "{widths:?}");
@@ -512,7 +552,11 @@ fn caps_change_mid_stream_on_both_elements() {
         .enumerate()
         .filter(|(_, s)| matches!(s, Seen::Caps(..)))
         .collect();
-    assert_eq!(caps.first().map(|c| c.1), Some(&Seen::Caps(320, 240)), "{seen:?}");
+    assert_eq!(
+        caps.first().map(|c| c.1),
+        Some(&Seen::Caps(320, 240)),
+        "{seen:?}"
+    );
     let (at, last) = caps.last().copied().unwrap();
     assert_eq!(last, &Seen::Caps(480, 272), "{seen:?}");
     assert_eq!(
@@ -520,12 +564,26 @@ fn caps_change_mid_stream_on_both_elements() {
         Some(&Seen::Buffer { keyframe: true }),
         "{seen:?}"
     );
-    let buffers = |s: &[Seen]| s.iter().filter(|s| matches!(s, Seen::Buffer { .. })).count();
-    assert_eq!(buffers(&seen[at..]), 100 - first_new, "frames after the change");
+    let buffers = |s: &[Seen]| {
+        s.iter()
+            .filter(|s| matches!(s, Seen::Buffer { .. }))
+            .count()
+    };
+    assert_eq!(
+        buffers(&seen[at..]),
+        100 - first_new,
+        "frames after the change"
+    );
     let video = log.pad("video");
     assert_eq!(video.decoded, 100);
     assert!(
-        matches!(video.caps.last().map(|c| c.structure(0).unwrap().get::<i32>("width")), Some(Ok(480))),
+        matches!(
+            video
+                .caps
+                .last()
+                .map(|c| c.structure(0).unwrap().get::<i32>("width")),
+            Some(Ok(480))
+        ),
         "{:?}",
         video.caps
     );

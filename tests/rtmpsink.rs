@@ -433,7 +433,11 @@ fn a_silent_server_times_out() {
     // than the timer's start), and soon after it: measured from the moment the server had the
     // handshake, so a slow pipeline start does not count (the default 5 s would exceed it).
     let waited = ended - handshake_started.try_recv().expect("the sink sent C0+C1");
-    assert!(ended - start >= Duration::from_secs(2), "{:?}", ended - start);
+    assert!(
+        ended - start >= Duration::from_secs(2),
+        "{:?}",
+        ended - start
+    );
     assert!(waited < Duration::from_millis(4500), "{waited:?}");
 }
 
