@@ -131,16 +131,67 @@ fn a_late_player_starts_from_the_gop_cache() {
         ..Default::default()
     });
     let url = nms.url("running");
-    let publisher = endless_publisher(&url);
+    // A keyframe every 3 s, so that a join in the middle of a group of pictures is easy to hit.
+    let publisher = gst::parse::launch(&format!(
+        "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=25/1 \
+         ! x264enc tune=zerolatency key-int-max=75 speed-preset=ultrafast ! h264parse \
+         ! rtmpsink name=m location={url} \
+         audiotestsrc is-live=true samplesperbuffer=1024 ! voaacenc ! aacparse ! m."
+    ))
+    .unwrap();
+    let sink = publisher
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("m")
+        .unwrap();
+    // Frames entering the publisher's video pad since its last keyframe.
+    let since_key = Arc::new(Mutex::new(None::<u64>));
+    let video_pad = sink
+        .sink_pads()
+        .into_iter()
+        .find(|p| p.name().starts_with("video"))
+        .expect("video pad");
+    let count = since_key.clone();
+    video_pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data {
+            let mut n = count.lock().unwrap();
+            *n = match (*n, buffer.flags().contains(gst::BufferFlags::DELTA_UNIT)) {
+                (_, false) => Some(0),
+                (Some(n), true) => Some(n + 1),
+                (None, true) => None,
+            };
+        }
+        gst::PadProbeReturn::Ok
+    });
+    let sent = || {
+        sink.property::<gst::Structure>("stats")
+            .get::<u64>("video-messages")
+            .unwrap()
+    };
+    publisher.set_state(gst::State::Playing).unwrap();
     nms.wait_publisher("running", WAIT);
-    // Join in the middle of a group of pictures (keyframe every second).
-    std::thread::sleep(Duration::from_millis(1500));
+    // Join in the middle of a group of pictures: 15 to 25 frames after a keyframe, 2 s before
+    // the next one.
+    let mid_gop = common::wait_until(Duration::from_secs(10), || {
+        since_key
+            .lock()
+            .unwrap()
+            .is_some_and(|n| (15..=25).contains(&n))
+    });
+    assert!(mid_gop, "no keyframe seen: {:?}", since_key.lock().unwrap());
+    let sent_before_join = sent();
     let player = Player::new(&url, &[]);
     let first_video_is_key = first_buffer_is_keyframe(&player, "video");
     player.play();
     nms.wait_event("postPlay", "running", WAIT);
-    wait_decoded(&player);
-    std::thread::sleep(Duration::from_secs(1));
+    let played = common::wait_until(WAIT, || {
+        player
+            .log()
+            .pads
+            .get("video")
+            .is_some_and(|p| p.decoded >= 40)
+    });
+    assert!(played, "the late player did not play");
     // Stop the publisher cleanly (EOS: rtmpsink unpublishes); the player sees the end.
     publisher.send_event(gst::event::Eos::new());
     let bus = publisher.bus().unwrap();
@@ -148,6 +199,7 @@ fn a_late_player_starts_from_the_gop_cache() {
         gst::ClockTime::from_seconds(10),
         &[gst::MessageType::Eos, gst::MessageType::Error],
     );
+    let sent_in_all = sent();
     publisher.set_state(gst::State::Null).unwrap();
     assert!(
         matches!(
@@ -162,7 +214,15 @@ fn a_late_player_starts_from_the_gop_cache() {
     let video = log.pad("video");
     // The cached GOP starts with a keyframe: the first buffer is one, and all decode.
     assert_eq!(*first_video_is_key.lock().unwrap(), Some(true));
-    assert!(video.buffers >= 40, "{} video buffers", video.buffers);
+    // And it came from the cache: the player got the frames sent after it asked to play plus
+    // those of the running group of pictures sent before (at least 15 when it was asked for;
+    // without the cache it could get none of them).
+    let sent_after_join = sent_in_all - sent_before_join;
+    assert!(
+        video.buffers >= sent_after_join + 5,
+        "{} video buffers, {sent_after_join} frames sent after the player joined",
+        video.buffers
+    );
     assert_eq!(video.decoded, video.buffers, "every video buffer decoded");
     assert_clean_pad(&log, "video");
     assert_clean_pad(&log, "audio");

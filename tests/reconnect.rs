@@ -24,7 +24,16 @@ fn publishing_survives_a_server_restart() {
         let played = played.clone();
         let url = url.clone();
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(2));
+            // Restart once media is flowing: nginx has the publish and records frames.
+            {
+                let nginx = nginx.lock().unwrap();
+                nginx.wait_publisher("restart", Duration::from_secs(15));
+                let recording = nginx.recording("restart");
+                let flowing = common::wait_until(Duration::from_secs(15), || {
+                    std::fs::metadata(&recording).is_ok_and(|m| m.len() > 20_000)
+                });
+                assert!(flowing, "no media recorded before the restart");
+            }
             nginx.lock().unwrap().restart();
             // A player joining the restarted server, once our publisher is back.
             nginx
@@ -101,15 +110,18 @@ fn playing_rides_out_a_server_restart_when_asked() {
             )
         })
     };
-    let restarter = {
-        let nginx = nginx.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(3));
-            nginx.lock().unwrap().restart();
-        })
-    };
+    // Restart once the player has decoded a second of video (the bus keeps what is posted
+    // meanwhile for `run`).
+    let decoded = common::wait_until(Duration::from_secs(15), || {
+        player
+            .log()
+            .pads
+            .get("video")
+            .is_some_and(|p| p.decoded >= 25)
+    });
+    assert!(decoded, "no video played before the restart");
+    nginx.lock().unwrap().restart();
     let outcome = player.run(Duration::from_secs(40));
-    restarter.join().unwrap();
     publisher.join().unwrap().assert_eos();
     let log = player.stop();
 

@@ -371,24 +371,31 @@ fn unknown_host_is_a_clear_error() {
     );
 }
 
-/// A TCP server on a free port that answers every connection with `reply` (or nothing) and keeps
-/// the socket open for a while.
-fn fake_server(reply: &'static [u8]) -> u16 {
+/// A TCP server on a free port that answers its first connection with `reply` (or nothing) and
+/// keeps the socket open until the client closes it. The receiver gets the time the client's
+/// C0+C1 had arrived (the client then waits for the server's handshake).
+fn fake_server(reply: &'static [u8]) -> (u16, std::sync::mpsc::Receiver<std::time::Instant>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         if let Ok((mut socket, _)) = listener.accept() {
-            use std::io::Write;
+            use std::io::{Read, Write};
+            let _ = socket.set_read_timeout(Some(Duration::from_secs(30)));
+            let mut c0c1 = [0u8; 1537];
+            if socket.read_exact(&mut c0c1).is_ok() {
+                let _ = tx.send(std::time::Instant::now());
+            }
             let _ = socket.write_all(reply);
-            std::thread::sleep(Duration::from_secs(15));
+            while matches!(socket.read(&mut [0u8; 4096]), Ok(n) if n > 0) {}
         }
     });
-    port
+    (port, rx)
 }
 
 #[test]
 fn a_server_that_is_not_rtmp_fails_the_handshake() {
-    let port = fake_server(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    let (port, _) = fake_server(b"HTTP/1.1 400 Bad Request\r\n\r\n");
     let outcome = run(
         &format!("{VIDEO_320} ! rtmpsink name=s location=rtmp://127.0.0.1:{port}/live/x timeout=5"),
         Duration::from_secs(30),
@@ -408,13 +415,13 @@ fn a_server_that_is_not_rtmp_fails_the_handshake() {
 
 #[test]
 fn a_silent_server_times_out() {
-    let port = fake_server(b"");
+    let (port, handshake_started) = fake_server(b"");
     let start = std::time::Instant::now();
     let outcome = run(
         &format!("{VIDEO_320} ! rtmpsink name=s location=rtmp://127.0.0.1:{port}/live/x timeout=2"),
         Duration::from_secs(30),
     );
-    let elapsed = start.elapsed();
+    let ended = std::time::Instant::now();
     let (err, _) = outcome.error.as_ref().expect("error");
     assert!(err.matches(gst::ResourceError::OpenWrite), "{err:?}");
     assert!(
@@ -422,22 +429,31 @@ fn a_silent_server_times_out() {
         "{}",
         outcome.error_text()
     );
+    // Not before the 2 s timeout (counted from before the pipeline started, so surely no later
+    // than the timer's start), and soon after it: measured from the moment the server had the
+    // handshake, so a slow pipeline start does not count (the default 5 s would exceed it).
+    let waited = ended - handshake_started.try_recv().expect("the sink sent C0+C1");
     assert!(
-        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
-        "{elapsed:?}"
+        ended - start >= Duration::from_secs(2),
+        "{:?}",
+        ended - start
     );
+    assert!(waited < Duration::from_millis(4500), "{waited:?}");
 }
 
 #[test]
 fn null_during_connect_returns_at_once() {
     init();
-    let port = fake_server(b"");
+    let (port, handshake_started) = fake_server(b"");
     let pipeline = gst::parse::launch(&format!(
         "{VIDEO_320} ! rtmpsink location=rtmp://127.0.0.1:{port}/live/x timeout=30"
     ))
     .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The sink has sent C0+C1 and waits for the server's answer.
+    handshake_started
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the sink connects");
     let start = std::time::Instant::now();
     pipeline.set_state(gst::State::Null).unwrap();
     assert!(
@@ -509,8 +525,9 @@ fn live_input_is_sent_without_waiting_for_the_pipeline_latency() {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
-    // What a pipeline with a slow live element (or a large jitter buffer) would configure.
-    let latency = Duration::from_secs(4);
+    // What a pipeline with a slow live element (or a large jitter buffer) would configure. Large,
+    // so that a busy machine's slow start stays far below it.
+    let latency = Duration::from_secs(8);
     pipeline.set_latency(gst::ClockTime::from_nseconds(latency.as_nanos() as u64));
     let sink = pipeline.by_name("s").unwrap();
     let start = std::time::Instant::now();
@@ -526,7 +543,8 @@ fn live_input_is_sent_without_waiting_for_the_pipeline_latency() {
     }
     pipeline.set_state(gst::State::Null).unwrap();
     let first_sent = first_sent.expect("no video was sent");
-    // Connecting to a local nginx and encoding the first frame take well under a second.
+    // Connecting to a local nginx and encoding the first frame take well under a second; waiting
+    // for the latency would take 8 s.
     assert!(
         first_sent < latency / 2,
         "first video frame sent after {first_sent:?} with a pipeline latency of {latency:?}"

@@ -92,9 +92,8 @@ fn connection_refused_is_a_clear_error() {
     assert!(outcome.elapsed < Duration::from_secs(3));
 }
 
-/// Sets the player to NULL after `after` and returns how long that took.
-fn time_to_null(player: Player, after: Duration) -> Duration {
-    std::thread::sleep(after);
+/// Sets the player to NULL and returns how long that call took.
+fn time_to_null(player: Player) -> Duration {
     let start = Instant::now();
     player.stop();
     start.elapsed()
@@ -102,15 +101,32 @@ fn time_to_null(player: Player, after: Duration) -> Duration {
 
 #[test]
 fn null_during_connect_handshake_or_play_returns_promptly() {
-    // A server that accepts TCP (the kernel completes it) but never answers the handshake.
+    // A server that accepts TCP but never answers the handshake: it tells when it has read C0+C1,
+    // so the player is then waiting for S0+S1.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
+    let (read_c0c1, in_handshake) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut socket, _) = silent.accept().unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut c0c1 = [0u8; 1537];
+        socket.read_exact(&mut c0c1).unwrap();
+        read_c0c1.send(()).unwrap();
+        // Hold the socket until the player closes it.
+        let _ = socket.read(&mut [0u8; 1]);
+    });
     let player = Player::new(
         &format!("rtmp://127.0.0.1:{port}/live/x"),
         &[("timeout", "30")],
     );
     player.play();
-    let took = time_to_null(player, Duration::from_millis(500));
+    in_handshake
+        .recv_timeout(WAIT)
+        .expect("the player sends C0+C1");
+    let took = time_to_null(player);
     assert!(
         took < Duration::from_secs(1),
         "NULL took {took:?} in the handshake"
@@ -121,8 +137,9 @@ fn null_during_connect_handshake_or_play_returns_promptly() {
     let nginx = Nginx::start();
     let player = Player::new(&nginx.url("live/waiting"), &[("timeout", "30")]);
     player.play();
+    // nginx logs the play command when it has it: the player then waits for Play.Start.
     nginx.wait_player("waiting", WAIT);
-    let took = time_to_null(player, Duration::from_millis(200));
+    let took = time_to_null(player);
     assert!(
         took < Duration::from_secs(1),
         "NULL took {took:?} waiting for play"
@@ -131,12 +148,12 @@ fn null_during_connect_handshake_or_play_returns_promptly() {
     // READY -> NULL straight after starting, while still connecting.
     let player = Player::new(&nginx.url("live/quick"), &[]);
     player.play();
-    let took = time_to_null(player, Duration::ZERO);
+    let took = time_to_null(player);
     assert!(
         took < Duration::from_secs(1),
         "NULL took {took:?} while connecting"
     );
-    drop(silent);
+    server.join().expect("the silent server saw the close");
 }
 
 #[test]
@@ -239,8 +256,10 @@ fn a_server_that_is_not_rtmp_fails_the_handshake() {
             let mut c0c1 = [0u8; 1537];
             let _ = socket.read_exact(&mut c0c1);
             let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
-            // Keep the socket open so the failure comes from the bytes, not from a close.
-            std::thread::sleep(Duration::from_secs(2));
+            // Keep the socket open until the player closes it, so the failure comes from the
+            // bytes, not from a close.
+            let _ = socket.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = socket.read(&mut [0u8; 1]);
         }
     });
     let player = Player::new(&format!("rtmp://127.0.0.1:{port}/live/x"), &[]);

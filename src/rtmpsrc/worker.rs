@@ -304,6 +304,25 @@ mod tests {
         Item::Buffer(gst::Buffer::from_slice(vec![0u8; size]))
     }
 
+    /// Waits until the queue's state satisfies `blocked` (a side has set its `*_waits` flag under
+    /// the mutex, so it is in the condition wait, or about to enter it with the mutex held): the
+    /// event a test needs before checking that the side stays blocked. Fails after 10 s.
+    fn wait_until_blocked(q: &PadQueue, blocked: impl Fn(&Inner) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !blocked(&q.lock()) {
+            assert!(Instant::now() < deadline, "the other side never blocked");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn producer_blocked(inner: &Inner) -> bool {
+        inner.producer_waits
+    }
+
+    fn consumer_blocked(inner: &Inner) -> bool {
+        inner.consumer_waits
+    }
+
     #[test]
     fn items_come_out_in_order() {
         gst::init().unwrap();
@@ -324,7 +343,7 @@ mod tests {
             let q = q.clone();
             std::thread::spawn(move || q.push(buffer(10)))
         };
-        std::thread::sleep(Duration::from_millis(100));
+        wait_until_blocked(&q, producer_blocked);
         assert!(!pusher.is_finished(), "push into a full queue must wait");
         assert!(q.pop().is_some());
         assert!(pusher.join().unwrap(), "room was made");
@@ -335,7 +354,8 @@ mod tests {
             let q = q.clone();
             std::thread::spawn(move || q.push(buffer(10)))
         };
-        std::thread::sleep(Duration::from_millis(100));
+        wait_until_blocked(&q, producer_blocked);
+        assert!(!blocked.is_finished(), "push into a full queue must wait");
         let start = Instant::now();
         q.shutdown();
         assert!(!blocked.join().unwrap(), "a shut down queue refuses items");
@@ -366,7 +386,7 @@ mod tests {
             let q = q.clone();
             std::thread::spawn(move || q.push(stamped(1200)))
         };
-        std::thread::sleep(Duration::from_millis(100));
+        wait_until_blocked(&q, producer_blocked);
         assert!(
             !pusher.is_finished(),
             "a queue spanning more than its bound waits"
@@ -381,7 +401,7 @@ mod tests {
             let q = q.clone();
             std::thread::spawn(move || q.push(stamped(1400)))
         };
-        std::thread::sleep(Duration::from_millis(100));
+        wait_until_blocked(&q, producer_blocked);
         assert!(!blocked.is_finished());
         q.clear();
         assert!(blocked.join().unwrap(), "clear makes room");
@@ -470,10 +490,16 @@ mod tests {
                     }
                 })
             };
-            std::thread::sleep(Duration::from_millis(50));
-            // Queued, but the waiting consumer is left asleep until the flush.
+            wait_until_blocked(&q, consumer_blocked);
+            // Queued, but the waiting consumer is left asleep until the flush: its flag stays
+            // set (nobody notified it) and the item stays queued; still nothing after 100 ms.
             assert!(q.push_deferred(buffer(4)));
-            assert!(received.recv_timeout(Duration::from_millis(200)).is_err());
+            {
+                let inner = q.lock();
+                assert!(inner.consumer_waits, "push_deferred woke the consumer");
+                assert_eq!(inner.items.len(), 1);
+            }
+            assert!(received.recv_timeout(Duration::from_millis(100)).is_err());
             q.flush();
             assert!(received.recv_timeout(Duration::from_secs(5)).is_ok());
             // Many more than fit: a full queue wakes the consumer without any flush.
@@ -496,7 +522,7 @@ mod tests {
                 let q = q.clone();
                 std::thread::spawn(move || q.pop().is_none())
             };
-            std::thread::sleep(Duration::from_millis(50));
+            wait_until_blocked(&q, consumer_blocked);
             q.shutdown();
             assert!(consumer.join().unwrap(), "a shut down queue yields nothing");
         });

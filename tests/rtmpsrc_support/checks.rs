@@ -228,12 +228,13 @@ pub fn ffmpeg_server(flv: &std::path::Path) -> (String, common::Proc) {
     (url, server)
 }
 
-/// A sync=true sink rendered the frames on time: at most one in 20 more than 50 ms late (a busy
-/// machine may delay a few; wrong timestamps or latency make nearly all of them late).
+/// A sync=true sink rendered the frames on time: at most one in 5 more than 50 ms late. Wrong
+/// timestamps or latency make nearly all of them late; a machine busy with parallel tests
+/// delays a burst of a few (one in 20 flaked: 4 of 75 late, 174 ms at most).
 pub fn assert_in_time(pad: &super::player::PadLog, name: &str) {
     assert!(pad.decoded > 0, "{name}: nothing decoded");
     assert!(
-        pad.late * 20 <= pad.decoded,
+        pad.late * 5 <= pad.decoded,
         "{name}: {} of {} frames late (max {:?})",
         pad.late,
         pad.decoded,
