@@ -1,5 +1,6 @@
 //! The `rtmpsink` bin: properties, request pads and the URI handler.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -31,6 +32,9 @@ pub struct RtmpSink {
     writer: RtmpWriterElement,
     /// Created when the first elementary pad is requested.
     mux: Mutex<Option<RtmpMuxElement>>,
+    /// An error of this run (since READY->PAUSED) has been posted: later ones from the children
+    /// (the same failure seen again on EOS, base sink's generic "failed to start") are dropped.
+    error_posted: AtomicBool,
 }
 
 impl Default for RtmpSink {
@@ -39,6 +43,7 @@ impl Default for RtmpSink {
             settings: Arc::new(Mutex::new(super::default_settings())),
             writer: glib::Object::new(),
             mux: Mutex::new(None),
+            error_posted: AtomicBool::new(false),
         }
     }
 }
@@ -228,6 +233,16 @@ impl ObjectImpl for RtmpSink {
 impl GstObjectImpl for RtmpSink {}
 
 impl ElementImpl for RtmpSink {
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::ReadyToPaused {
+            self.error_posted.store(false, Ordering::SeqCst);
+        }
+        self.parent_change_state(transition)
+    }
+
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
@@ -338,7 +353,48 @@ impl ElementImpl for RtmpSink {
     }
 }
 
-impl BinImpl for RtmpSink {}
+impl BinImpl for RtmpSink {
+    /// The application sees one error per failure, posted by rtmpsink itself (the element it
+    /// knows, not the internal `writer` or `mux`): the first error from a child is posted again
+    /// with the bin as its source, and the children's later errors of the same run are dropped
+    /// (the writer sees a failed connection again when the EOS that follows arrives, and base
+    /// sink adds a generic "failed to start" after the reason that start posted).
+    ///
+    /// Upstream elements outside the bin still post GStreamer's usual "Internal data stream
+    /// error" when our flow error reaches their streaming thread; that one comes after ours.
+    fn handle_message(&self, message: gst::Message) {
+        let obj = self.obj();
+        if let gst::MessageView::Error(err) = message.view()
+            && message
+                .src()
+                .is_some_and(|src| src != obj.upcast_ref::<gst::Object>())
+        {
+            if self.error_posted.swap(true, Ordering::SeqCst) {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "not posting a further error from {}: {}",
+                    message.src().map(|s| s.name()).unwrap_or_default(),
+                    err.error()
+                );
+                return;
+            }
+            let mut builder = gst::message::Error::builder_from_error(err.error())
+                .src(&*obj)
+                .seqnum(message.seqnum());
+            let debug = err.debug();
+            if let Some(debug) = debug.as_deref() {
+                builder = builder.debug(debug);
+            }
+            if let Some(details) = err.details() {
+                builder = builder.details(details.to_owned());
+            }
+            self.parent_handle_message(builder.build());
+            return;
+        }
+        self.parent_handle_message(message)
+    }
+}
 
 impl URIHandlerImpl for RtmpSink {
     const URI_TYPE: gst::URIType = gst::URIType::Sink;

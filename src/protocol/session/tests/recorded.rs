@@ -173,7 +173,11 @@ fn events_of_capture(capture: &[crate::protocol::testdata_nginx_vod::Captured]) 
     start_playing(&mut client, &mut server);
     for message in capture {
         let raw = crate::protocol::testdata_nginx_vod::raw(message);
-        let chunk_stream = if raw.type_id == type_id::USER_CONTROL { 2 } else { 5 };
+        let chunk_stream = if raw.type_id == type_id::USER_CONTROL {
+            2
+        } else {
+            5
+        };
         server.send_raw(chunk_stream, &raw);
     }
     server.deliver(&mut client).unwrap();
