@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::pipeline::init;
+use common::{Nginx, probe};
 use gst::prelude::*;
 
 const VIDEO_320: &str = "videotestsrc num-buffers=50 ! video/x-raw,width=320,height=240,framerate=25/1 \
@@ -117,4 +118,101 @@ fn an_empty_host_is_one_error_from_rtmpsink_naming_it() {
     assert!(err.matches(gst::ResourceError::Settings), "{err:?}");
     assert!(err.message().contains("no host name"), "{err:?}");
     assert_eq!(errors.len(), 1, "{errors:#?}");
+}
+
+/// The WARNING messages rtmpsink `s` has posted so far.
+fn sink_warnings(bus: &gst::Bus) -> Vec<String> {
+    let mut warnings = Vec::new();
+    while let Some(message) = bus.pop_filtered(&[gst::MessageType::Warning]) {
+        if let gst::MessageView::Warning(warning) = message.view()
+            && message.src().is_some_and(|s| in_rtmpsink(&s.path_string()))
+        {
+            assert!(
+                message.src().unwrap().path_string().ends_with(":s"),
+                "warning from a child: {message:?}"
+            );
+            warnings.push(warning.error().message().to_owned());
+        }
+    }
+    warnings
+}
+
+#[test]
+fn start_only_properties_are_refused_while_playing_and_the_stream_goes_on() {
+    let nginx = Nginx::start();
+    let old = nginx.url("live/old");
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc is-live=true num-buffers=50 ! video/x-raw,width=160,height=120,framerate=25/1 \
+         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 ! h264parse \
+         ! rtmpsink name=s location={old} timeout=5"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline.by_name("s").unwrap();
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let video_messages = || {
+        sink.property::<gst::Structure>("stats")
+            .get::<u64>("video-messages")
+            .unwrap_or(0)
+    };
+    assert!(
+        common::wait_until(Duration::from_secs(10), || video_messages() >= 5),
+        "publishing did not start"
+    );
+
+    sink.set_property("location", nginx.url("live/new"));
+    sink.set_property("stream", "other");
+    sink.set_property("timeout", 1u32);
+    sink.set_property("max-queue-bytes", 100_000u64);
+    // Applies while playing: accepted without a warning.
+    sink.set_property("chunk-size", 1000u32);
+
+    assert_eq!(sink.property::<String>("location"), old);
+    assert_eq!(sink.property::<String>("stream"), "old");
+    assert_eq!(sink.property::<u32>("timeout"), 5);
+    assert_eq!(
+        sink.property::<u64>("max-queue-bytes"),
+        gstrtmp::rtmpsink::DEFAULT_MAX_QUEUE_BYTES as u64
+    );
+    assert_eq!(sink.property::<u32>("chunk-size"), 1000);
+    let warnings = sink_warnings(&bus);
+    assert_eq!(warnings.len(), 4, "{warnings:#?}");
+    for (warning, name) in
+        warnings
+            .iter()
+            .zip(["'location'", "'stream'", "'timeout'", "'max-queue-bytes'"])
+    {
+        assert!(
+            warning.contains(name) && warning.contains("keeping the old value"),
+            "{warning}"
+        );
+    }
+    let handler = sink.dynamic_cast_ref::<gst::URIHandler>().unwrap();
+    let refused = handler.set_uri(&nginx.url("live/new")).unwrap_err();
+    assert!(refused.matches(gst::URIError::BadState), "{refused:?}");
+    assert_eq!(sink.property::<String>("location"), old);
+
+    let end = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("the stream ends");
+    assert!(matches!(end.view(), gst::MessageView::Eos(_)), "{end:?}");
+    let stats = sink.property::<gst::Structure>("stats");
+    assert_eq!(stats.get::<u32>("out-chunk-size").unwrap(), 1000, "{stats}");
+    pipeline.set_state(gst::State::Null).unwrap();
+
+    // Everything went to the old stream, nothing to the new one.
+    let recording = nginx.wait_recording("old", Duration::from_secs(10));
+    assert_eq!(probe(&recording).video().unwrap().nb_read_frames, Some(50));
+    assert!(!nginx.recording("new").exists());
+    assert!(!nginx.recording("other").exists());
+    // Stopped, changes are taken again.
+    sink.set_property("location", nginx.url("live/new"));
+    assert_eq!(sink.property::<String>("location"), nginx.url("live/new"));
+    assert!(sink_warnings(&bus).is_empty());
 }

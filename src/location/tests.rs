@@ -464,3 +464,17 @@ fn bad_or_huge_extra_connect_args_are_refused_and_fail_later() {
     set(&mut s, "extra-connect-args", None::<&str>).unwrap();
     assert_eq!(s.extra_args(), Ok(vec![]));
 }
+
+#[test]
+fn every_shared_property_applies_when_starting_and_the_flags_say_so() {
+    gst::init().unwrap();
+    for pspec in properties() {
+        assert!(applies_when_starting(&pspec), "{}", pspec.name());
+    }
+    let live = glib::ParamSpecUInt::builder("chunk-size")
+        .mutable_playing()
+        .build();
+    assert!(!applies_when_starting(&live));
+    let read_only = glib::ParamSpecUInt::builder("x").read_only().build();
+    assert!(!applies_when_starting(&read_only));
+}

@@ -35,6 +35,8 @@ pub struct RtmpSink {
     /// An error of this run (since READY->PAUSED) has been posted: later ones from the children
     /// (the same failure seen again on EOS, base sink's generic "failed to start") are dropped.
     error_posted: AtomicBool,
+    /// Refuses changes of the properties that apply only when starting, once started.
+    started: location::StartGate,
 }
 
 impl Default for RtmpSink {
@@ -44,6 +46,7 @@ impl Default for RtmpSink {
             writer: glib::Object::new(),
             mux: Mutex::new(None),
             error_posted: AtomicBool::new(false),
+            started: location::StartGate::default(),
         }
     }
 }
@@ -162,6 +165,12 @@ impl ObjectImpl for RtmpSink {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if self
+            .started
+            .refuse(*CAT, self.obj().upcast_ref::<gst::Element>(), pspec)
+        {
+            return;
+        }
         match pspec.name() {
             "chunk-size" => {
                 let size = value.get().expect("type checked upstream");
@@ -239,8 +248,16 @@ impl ElementImpl for RtmpSink {
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         if transition == gst::StateChange::ReadyToPaused {
             self.error_posted.store(false, Ordering::SeqCst);
+            // From here the writer may read the settings to connect.
+            self.started.set_started(true);
         }
-        self.parent_change_state(transition)
+        let result = self.parent_change_state(transition);
+        match transition {
+            gst::StateChange::ReadyToPaused if result.is_err() => self.started.set_started(false),
+            gst::StateChange::PausedToReady => self.started.set_started(false),
+            _ => {}
+        }
+        result
     }
 
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
@@ -408,6 +425,8 @@ impl URIHandlerImpl for RtmpSink {
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+        self.started
+            .check_uri(self.obj().upcast_ref::<gst::Element>())?;
         let pspec = self
             .obj()
             .find_property("location")
