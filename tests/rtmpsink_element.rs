@@ -216,3 +216,12 @@ fn start_only_properties_are_refused_while_playing_and_the_stream_goes_on() {
     assert_eq!(sink.property::<String>("location"), nginx.url("live/new"));
     assert!(sink_warnings(&bus).is_empty());
 }
+
+#[test]
+fn the_plugin_names_a_real_origin() {
+    init();
+    let sink = gst::ElementFactory::make("rtmpsink").build().unwrap();
+    let plugin = sink.factory().unwrap().plugin().expect("our plugin");
+    assert_eq!(plugin.origin(), "https://gstreamer.freedesktop.org");
+    assert_eq!(plugin.source(), "gst-plugin-rtmp");
+}
