@@ -225,3 +225,135 @@ fn the_plugin_names_a_real_origin() {
     assert_eq!(plugin.origin(), "https://gstreamer.freedesktop.org");
     assert_eq!(plugin.source(), "gst-plugin-rtmp");
 }
+
+/// Publishes `flv` (a file, as fast as the sink allows: sync=false) to `url` with the extra
+/// rtmpsink properties `props`; returns how long it took and the media bytes sent.
+fn publish_file(flv: &std::path::Path, url: &str, props: &str) -> (Duration, u64) {
+    let start = std::time::Instant::now();
+    let outcome = common::pipeline::run(
+        &format!(
+            "filesrc location={} ! video/x-flv ! rtmpsink name=s location={url} sync=false {props}",
+            flv.display()
+        ),
+        Duration::from_secs(60),
+    );
+    let elapsed = start.elapsed();
+    outcome.assert_eos();
+    let stats = outcome.stats.expect("stats");
+    let bytes = ["video-bytes", "audio-bytes", "data-bytes"]
+        .iter()
+        .map(|f| stats.get::<u64>(*f).unwrap())
+        .sum();
+    (elapsed, bytes)
+}
+
+#[test]
+fn peak_kbps_limits_the_sending_rate() {
+    let dir = common::TempDir::new("peak-kbps");
+    let flv = dir.join("2mbit.flv");
+    // 3 s of hard-to-compress video at 2 Mbit/s (about 750 kB).
+    common::run_with_timeout(
+        std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg("testsrc2=size=640x360:rate=25:duration=3,noise=alls=40:allf=t")
+            .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "25"])
+            .args([
+                "-b:v", "2M", "-maxrate", "2M", "-bufsize", "1M", "-f", "flv",
+            ])
+            .arg(&flv),
+        Duration::from_secs(60),
+    )
+    .assert_success("ffmpeg");
+    let nginx = Nginx::start();
+
+    let (unlimited, bytes) = publish_file(&flv, &nginx.url("live/unlimited"), "");
+    assert!(bytes > 500_000, "{bytes} bytes: not a 2 Mbit/s stream");
+    let (limited, limited_bytes) = publish_file(&flv, &nginx.url("live/limited"), "peak-kbps=800");
+    assert_eq!(bytes, limited_bytes);
+    eprintln!("{bytes} bytes: unlimited {unlimited:?}, peak-kbps=800 {limited:?}");
+    // At 800 kbit/s the bytes take this long; the token bucket credits at most 100 ms.
+    let at_peak = Duration::from_secs_f64(bytes as f64 * 8.0 / 800_000.0);
+    assert!(
+        limited + Duration::from_millis(150) >= at_peak,
+        "{bytes} bytes in {limited:?} with peak-kbps=800 (at least {at_peak:?})"
+    );
+    assert!(
+        limited.as_secs_f64() >= 2.5 * unlimited.as_secs_f64(),
+        "limited {limited:?}, unlimited {unlimited:?}"
+    );
+    // Every frame still arrives.
+    for name in ["unlimited", "limited"] {
+        let recording = nginx.wait_recording(name, Duration::from_secs(10));
+        assert_eq!(probe(&recording).video().unwrap().nb_read_frames, Some(75));
+    }
+}
+
+#[test]
+fn base_sink_properties_are_on_rtmpsink_and_ts_offset_adds_to_the_latency_offset() {
+    let nginx = Nginx::start();
+    init();
+    let ms = 1_000_000i64;
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc is-live=true num-buffers=25 ! video/x-raw,width=160,height=120,framerate=25/1 \
+         ! x264enc tune=zerolatency speed-preset=ultrafast ! h264parse \
+         ! rtmpsink name=s location={} ts-offset={} max-lateness={} qos=true",
+        nginx.url("live/offset"),
+        30 * ms,
+        40 * ms
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline.by_name("s").unwrap();
+    let writer = sink
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("writer")
+        .expect("the internal writer");
+    // Proxied to the writer, read back from rtmpsink.
+    assert_eq!(writer.property::<i64>("max-lateness"), 40 * ms);
+    assert!(writer.property::<bool>("qos"));
+    sink.set_property("async", false);
+    assert!(!writer.property::<bool>("async"));
+    sink.set_property("async", true);
+    assert_eq!(sink.property::<i64>("max-lateness"), 40 * ms);
+    assert!(sink.property::<bool>("enable-last-sample"));
+
+    pipeline.set_state(gst::State::Playing).unwrap();
+    assert!(
+        common::wait_until(Duration::from_secs(10), || {
+            sink.property::<gst::Structure>("stats")
+                .get::<u64>("video-messages")
+                .unwrap_or(0)
+                >= 3
+        }),
+        "publishing did not start"
+    );
+    let mut query = gst::query::Latency::new();
+    assert!(pipeline.query(&mut query));
+    let (live, latency, _) = query.result();
+    assert!(live && latency > gst::ClockTime::ZERO, "{query:?}");
+    let latency = latency.nseconds() as i64;
+    // The writer does not wait for the pipeline latency (it sends at running time), and the
+    // application's offset comes on top of that.
+    assert_eq!(sink.property::<i64>("ts-offset"), 30 * ms);
+    assert_eq!(writer.property::<i64>("ts-offset"), 30 * ms - latency);
+    sink.set_property("ts-offset", -5 * ms);
+    assert_eq!(sink.property::<i64>("ts-offset"), -5 * ms);
+    assert_eq!(writer.property::<i64>("ts-offset"), -5 * ms - latency);
+    assert!(
+        sink.property::<Option<gst::Sample>>("last-sample")
+            .is_some()
+    );
+
+    let end = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("the stream ends");
+    assert!(matches!(end.view(), gst::MessageView::Eos(_)), "{end:?}");
+    pipeline.set_state(gst::State::Null).unwrap();
+}

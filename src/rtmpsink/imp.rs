@@ -18,6 +18,17 @@ use crate::location;
 use crate::protocol::session::StopCommands;
 
 const DEFAULT_SYNC: bool = true;
+const DEFAULT_PEAK_KBPS: u32 = 0;
+
+/// Base sink properties of the writer that rtmpsink shows as its own (ts-offset apart).
+const WRITER_PROPERTIES: &[&str] = &[
+    "sync",
+    "max-lateness",
+    "qos",
+    "async",
+    "enable-last-sample",
+    "last-sample",
+];
 
 fn stop_flags(stop: StopCommands) -> StopCommandFlags {
     let mut flags = StopCommandFlags::empty();
@@ -128,6 +139,50 @@ impl ObjectImpl for RtmpSink {
                     .default_value(DEFAULT_SYNC)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("peak-kbps")
+                    .nick("Peak bitrate")
+                    .blurb("Bandwidth limit in kbps (0 = unlimited)")
+                    .maximum(i32::MAX as u32 / 1000)
+                    .default_value(DEFAULT_PEAK_KBPS)
+                    .mutable_playing()
+                    .build(),
+                // Base sink properties of the internal writer, as rtmp2sink has them.
+                glib::ParamSpecInt64::builder("ts-offset")
+                    .nick("TS Offset")
+                    .blurb("Timestamp offset in nanoseconds (added to the one rtmpsink keeps so as not to wait for the pipeline latency)")
+                    .default_value(0)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecInt64::builder("max-lateness")
+                    .nick("Max Lateness")
+                    .blurb("Maximum number of nanoseconds that a buffer can be late before it is dropped (-1 unlimited)")
+                    .minimum(-1)
+                    .default_value(-1)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("qos")
+                    .nick("Qos")
+                    .blurb("Generate Quality-of-Service events upstream")
+                    .default_value(false)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("async")
+                    .nick("Async")
+                    .blurb("Go asynchronously to PAUSED")
+                    .default_value(true)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("enable-last-sample")
+                    .nick("Enable Last Buffer")
+                    .blurb("Enable the last-sample property")
+                    .default_value(true)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Sample>("last-sample")
+                    .nick("Last Sample")
+                    .blurb("The last sample received in the sink (an FLV tag)")
+                    .read_only()
+                    .build(),
                 glib::ParamSpecUInt::builder("reconnect-attempts")
                     .nick("Reconnect attempts")
                     .blurb(
@@ -188,7 +243,17 @@ impl ObjectImpl for RtmpSink {
             "publish-type" => {
                 self.settings().publish_type = value.get().expect("type checked upstream");
             }
-            "sync" => self.writer.set_property_from_value("sync", value),
+            name if WRITER_PROPERTIES.contains(&name) => {
+                self.writer.set_property_from_value(name, value)
+            }
+            "ts-offset" => self
+                .writer
+                .imp()
+                .set_user_ts_offset(value.get().expect("type checked upstream")),
+            "peak-kbps" => self
+                .writer
+                .imp()
+                .set_peak_kbps(value.get().expect("type checked upstream")),
             "reconnect-attempts" => {
                 self.settings().reconnect.attempts = value.get().expect("type checked upstream");
             }
@@ -213,7 +278,9 @@ impl ObjectImpl for RtmpSink {
             "chunk-size" => self.settings().chunk_size.to_value(),
             "stop-commands" => stop_flags(self.settings().stop_commands).to_value(),
             "publish-type" => self.settings().publish_type.to_value(),
-            "sync" => self.writer.property_value("sync"),
+            name if WRITER_PROPERTIES.contains(&name) => self.writer.property_value(name),
+            "ts-offset" => self.writer.imp().user_ts_offset().to_value(),
+            "peak-kbps" => self.writer.imp().peak_kbps().to_value(),
             "reconnect-attempts" => self.settings().reconnect.attempts.to_value(),
             "reconnect-delay" => (self
                 .settings()
