@@ -9,6 +9,7 @@ pub mod location;
 pub mod protocol;
 pub mod rtmpsink;
 pub mod rtmpsrc;
+pub mod shared;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     rtmpsink::register(plugin)?;

@@ -88,15 +88,7 @@ impl RtmpSink {
         let writer = self.writer.imp();
         let session = writer.session_stats().unwrap_or_default();
         let counters = writer.counters();
-        crate::connection::stats_structure(&session)
-            .field("audio-messages", counters.audio_messages)
-            .field("audio-bytes", counters.audio_bytes)
-            .field("video-messages", counters.video_messages)
-            .field("video-bytes", counters.video_bytes)
-            .field("data-messages", counters.data_messages)
-            .field("data-bytes", counters.data_bytes)
-            .field("reconnects", counters.reconnects)
-            .build()
+        crate::shared::stats::stats_structure(&session, &counters)
     }
 }
 

@@ -16,10 +16,11 @@ use gst_base::subclass::prelude::*;
 use super::link::{Interrupt, Link, LinkEvent, ReconnectPolicy, Tag};
 use super::pace::Pacer;
 use crate::connection::{ConnectOptions, ConnectionError, Direction, Outgoing};
-use crate::flv::{FlvTagReader, TagType};
+use crate::flv::FlvTagReader;
 use crate::location::Settings;
 use crate::protocol::redact::redact_query;
 use crate::protocol::session::{SessionMode, SessionStats, StopCommands};
+pub use crate::shared::stats::MediaCounters;
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("rtmpsink", gst::DebugColorFlags::empty(), Some("RTMP sink"))
@@ -34,18 +35,6 @@ pub struct SinkSettings {
     pub max_queue_bytes: usize,
     pub publish_type: super::PublishType,
     pub reconnect: ReconnectPolicy,
-}
-
-/// Messages and bytes sent per kind, for the `stats` property.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MediaCounters {
-    pub audio_messages: u64,
-    pub audio_bytes: u64,
-    pub video_messages: u64,
-    pub video_bytes: u64,
-    pub data_messages: u64,
-    pub data_bytes: u64,
-    pub reconnects: u64,
 }
 
 #[derive(Default)]
@@ -215,22 +204,7 @@ impl RtmpWriter {
             Some(link) => link.send(tag)?,
             None => return Err(ConnectionError::Closed),
         }
-        let mut state = self.state();
-        let counters = &mut state.counters;
-        match tag_type {
-            TagType::Audio => {
-                counters.audio_messages += 1;
-                counters.audio_bytes += len;
-            }
-            TagType::Video => {
-                counters.video_messages += 1;
-                counters.video_bytes += len;
-            }
-            TagType::Script => {
-                counters.data_messages += 1;
-                counters.data_bytes += len;
-            }
-        }
+        self.state().counters.count(tag_type, len);
         Ok(())
     }
 
@@ -471,6 +445,7 @@ impl BaseSinkImpl for RtmpWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flv::TagType;
     use crate::flv::tag::{TAG_HEADER_LEN, tag_header};
 
     #[test]
