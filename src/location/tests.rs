@@ -466,20 +466,6 @@ fn bad_or_huge_extra_connect_args_are_refused_and_fail_later() {
 }
 
 #[test]
-fn every_shared_property_applies_when_starting_and_the_flags_say_so() {
-    gst::init().unwrap();
-    for pspec in properties() {
-        assert!(applies_when_starting(&pspec), "{}", pspec.name());
-    }
-    let live = glib::ParamSpecUInt::builder("chunk-size")
-        .mutable_playing()
-        .build();
-    assert!(!applies_when_starting(&live));
-    let read_only = glib::ParamSpecUInt::builder("x").read_only().build();
-    assert!(!applies_when_starting(&read_only));
-}
-
-#[test]
 fn scheme_is_the_scheme_part_of_location_and_timeout_is_at_least_one_second() {
     gst::init().unwrap();
     let mut s = Settings::default();

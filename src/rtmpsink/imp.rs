@@ -47,7 +47,7 @@ pub struct RtmpSink {
     /// (the same failure seen again on EOS, base sink's generic "failed to start") are dropped.
     error_posted: AtomicBool,
     /// Refuses changes of the properties that apply only when starting, once started.
-    started: location::StartGate,
+    started: crate::shared::start_gate::StartGate,
 }
 
 impl Default for RtmpSink {
@@ -57,7 +57,7 @@ impl Default for RtmpSink {
             writer: glib::Object::new(),
             mux: Mutex::new(None),
             error_posted: AtomicBool::new(false),
-            started: location::StartGate::default(),
+            started: crate::shared::start_gate::StartGate::default(),
         }
     }
 }
