@@ -10,6 +10,7 @@ pub mod panics;
 pub mod protocol;
 pub mod rtmpsink;
 pub mod rtmpsrc;
+pub mod shared;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     rtmpsink::register(plugin)?;
@@ -25,6 +26,10 @@ gst::plugin_define!(
     "MIT/X11",
     env!("CARGO_PKG_NAME"),
     env!("CARGO_PKG_NAME"),
-    env!("CARGO_PKG_REPOSITORY"),
+    // The origin: "URL to provider of plugin". The project has no public repository yet, so
+    // Cargo.toml has none (a placeholder there would be published as real); like GStreamer's own
+    // plugins, and gst-plugins-rs through its repository, we name GStreamer's site. Once there is a
+    // repository, put it in Cargo.toml and use env!("CARGO_PKG_REPOSITORY") here.
+    "https://gstreamer.freedesktop.org",
     env!("BUILD_REL_DATE")
 );

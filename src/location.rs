@@ -32,12 +32,16 @@ pub const DEFAULT_FLASH_VERSION: Option<&str> = None;
 pub const DEFAULT_ASYNC_CONNECT: bool = true;
 pub const DEFAULT_EXTRA_CONNECT_ARGS: Option<&str> = None;
 
-/// Plain TCP (`rtmp`) or TLS (`rtmps`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Plain TCP (`rtmp`) or TLS (`rtmps`); rtmp2's `GstRtmpScheme` by value and nick, for the
+/// `scheme` property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRsRtmpScheme")]
 pub enum Scheme {
     #[default]
-    Rtmp,
-    Rtmps,
+    #[enum_value(name = "RTMP over TCP", nick = "rtmp")]
+    Rtmp = 0,
+    #[enum_value(name = "RTMP over TLS", nick = "rtmps")]
+    Rtmps = 1,
 }
 
 impl Scheme {
@@ -481,6 +485,7 @@ impl Default for Settings {
 /// Names of the properties in [`properties()`], in that order.
 pub const SHARED_PROPERTIES: &[&str] = &[
     "location",
+    "scheme",
     "host",
     "port",
     "application",
@@ -516,6 +521,14 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             "Location of RTMP stream to access",
             Some(DEFAULT_LOCATION),
         ),
+        // rtmp2's: the scheme part of `location`. Changing it keeps the port (as in rtmp2), so
+        // set `port` too when moving between the default ports 1935 and 443.
+        glib::ParamSpecEnum::builder::<Scheme>("scheme")
+            .nick("Scheme")
+            .blurb("RTMP connection scheme (the scheme of location; the port stays as set)")
+            .default_value(Scheme::default())
+            .mutable_ready()
+            .build(),
         string_pspec("host", "Host", "RTMP server host name", Some(DEFAULT_HOST)),
         glib::ParamSpecInt::builder("port")
             .nick("Port")
@@ -545,9 +558,11 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             "RTMP authorization password (reads return NULL)",
             None,
         ),
+        // 0 would mean no time at all: the minimum is 1 s.
         glib::ParamSpecUInt::builder("timeout")
             .nick("Timeout")
             .blurb("RTMP timeout in seconds")
+            .minimum(1)
             .default_value(DEFAULT_TIMEOUT)
             .mutable_ready()
             .build(),
@@ -646,6 +661,7 @@ impl Settings {
                     }
                 }
             }
+            "scheme" => loc.scheme = value.get().map_err(|e| type_error(pspec, e))?,
             "host" => loc.host = string()?.unwrap_or_default(),
             "port" => {
                 let port = value.get::<i32>().map_err(|e| type_error(pspec, e))?;
@@ -695,6 +711,7 @@ impl Settings {
         let loc = &self.location;
         match pspec.name() {
             "location" => loc.to_uri().to_value(),
+            "scheme" => loc.scheme.to_value(),
             "host" => loc.host.to_value(),
             "port" => i32::from(loc.port).to_value(),
             "application" => loc.application.to_value(),

@@ -407,7 +407,9 @@ fn a_server_that_is_not_rtmp_fails_the_handshake() {
         outcome.error_text()
     );
     assert!(
-        outcome.error_text().contains("handshake"),
+        outcome
+            .error_text()
+            .contains("handshake failed: not an RTMP server (it answered with HTTP)"),
         "{}",
         outcome.error_text()
     );

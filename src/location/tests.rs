@@ -464,3 +464,27 @@ fn bad_or_huge_extra_connect_args_are_refused_and_fail_later() {
     set(&mut s, "extra-connect-args", None::<&str>).unwrap();
     assert_eq!(s.extra_args(), Ok(vec![]));
 }
+
+#[test]
+fn scheme_is_the_scheme_part_of_location_and_timeout_is_at_least_one_second() {
+    gst::init().unwrap();
+    let mut s = Settings::default();
+    s.set_property(&"rtmps://h/app/key".to_value(), &pspec("location"))
+        .unwrap();
+    assert_eq!(get::<Scheme>(&s, "scheme"), Scheme::Rtmps);
+    assert_eq!(get::<i32>(&s, "port"), 443);
+    s.set_property(&Scheme::Rtmp.to_value(), &pspec("scheme"))
+        .unwrap();
+    // The port stays as set, as in rtmp2: now not the scheme's default, so it shows.
+    assert_eq!(get::<String>(&s, "location"), "rtmp://h:443/app/key");
+    s.set_property(&1935i32.to_value(), &pspec("port")).unwrap();
+    assert_eq!(get::<String>(&s, "location"), "rtmp://h/app/key");
+    // By nick, as gst-launch sets it.
+    let value = glib::Value::deserialize("rtmps", Scheme::static_type()).unwrap();
+    s.set_property(&value, &pspec("scheme")).unwrap();
+    assert_eq!(s.location.scheme, Scheme::Rtmps);
+
+    let timeout = pspec("timeout");
+    let timeout = timeout.downcast_ref::<glib::ParamSpecUInt>().unwrap();
+    assert_eq!((timeout.minimum(), timeout.default_value()), (1, 5));
+}

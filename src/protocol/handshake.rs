@@ -38,12 +38,32 @@ pub enum HandshakeMode {
 pub enum HandshakeError {
     #[error("server speaks RTMP version {0}, not 3")]
     UnsupportedVersion(u8),
+    /// The answer is not RTMP at all but another protocol we can name (first bytes `HTTP/`:
+    /// an HTTP server or proxy on that port; a TLS record: an `rtmps://` server).
+    #[error("not an RTMP server (it answered with {0})")]
+    NotRtmp(&'static str),
     /// Never returned at present: S2 echoes are not enforced (see [`ClientHandshake::feed`]).
     #[error("server's S2 does not echo our C1")]
     BadEcho,
     /// The server sent a digest S1 but its S2 does not carry the digest of our C1.
     #[error("server's S2 digest does not match our C1 digest")]
     BadDigest,
+}
+
+/// Names the protocol of an answer that is not RTMP, from the bytes received so far (at least
+/// one). No RTMP version starts this way: RTMP is 3, RTMPE 6, 8 and 9.
+fn not_rtmp(answer: &[u8]) -> Option<HandshakeError> {
+    const HTTP: &[u8] = b"HTTP/";
+    let head = &answer[..answer.len().min(HTTP.len())];
+    if HTTP.starts_with(head) {
+        return Some(HandshakeError::NotRtmp("HTTP"));
+    }
+    // A TLS record: alert (21) or handshake (22), version 3.x. A TLS server answers the bytes of
+    // our C0/C1 with an alert; the URL probably wants rtmps://.
+    match answer {
+        [21 | 22] | [21 | 22, 3, ..] => Some(HandshakeError::NotRtmp("TLS; try rtmps://")),
+        _ => None,
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -234,7 +254,8 @@ impl ClientHandshake {
         // Check S0 as soon as it is there: an RTMPE server (6, 8, 9) would otherwise make us wait for
         // 3072 more bytes that may never come in this form.
         if self.received > 0 && self.response[0] != RTMP_VERSION {
-            return Err(HandshakeError::UnsupportedVersion(self.response[0]));
+            return Err(not_rtmp(&self.response[..self.received])
+                .unwrap_or(HandshakeError::UnsupportedVersion(self.response[0])));
         }
         if self.received < RESPONSE_LEN {
             return Ok(HandshakeProgress::NeedMore);

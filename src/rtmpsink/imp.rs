@@ -1,5 +1,6 @@
 //! The `rtmpsink` bin: properties, request pads and the URI handler.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,6 +18,17 @@ use crate::location;
 use crate::protocol::session::StopCommands;
 
 const DEFAULT_SYNC: bool = true;
+const DEFAULT_PEAK_KBPS: u32 = 0;
+
+/// Base sink properties of the writer that rtmpsink shows as its own (ts-offset apart).
+const WRITER_PROPERTIES: &[&str] = &[
+    "sync",
+    "max-lateness",
+    "qos",
+    "async",
+    "enable-last-sample",
+    "last-sample",
+];
 
 fn stop_flags(stop: StopCommands) -> StopCommandFlags {
     let mut flags = StopCommandFlags::empty();
@@ -31,6 +43,11 @@ pub struct RtmpSink {
     writer: RtmpWriterElement,
     /// Created when the first elementary pad is requested.
     mux: Mutex<Option<RtmpMuxElement>>,
+    /// An error of this run (since READY->PAUSED) has been posted: later ones from the children
+    /// (the same failure seen again on EOS, base sink's generic "failed to start") are dropped.
+    error_posted: AtomicBool,
+    /// Refuses changes of the properties that apply only when starting, once started.
+    started: crate::shared::start_gate::StartGate,
 }
 
 impl Default for RtmpSink {
@@ -39,6 +56,8 @@ impl Default for RtmpSink {
             settings: Arc::new(Mutex::new(super::default_settings())),
             writer: glib::Object::new(),
             mux: Mutex::new(None),
+            error_posted: AtomicBool::new(false),
+            started: crate::shared::start_gate::StartGate::default(),
         }
     }
 }
@@ -69,15 +88,7 @@ impl RtmpSink {
         let writer = self.writer.imp();
         let session = writer.session_stats().unwrap_or_default();
         let counters = writer.counters();
-        crate::connection::stats_structure(&session)
-            .field("audio-messages", counters.audio_messages)
-            .field("audio-bytes", counters.audio_bytes)
-            .field("video-messages", counters.video_messages)
-            .field("video-bytes", counters.video_bytes)
-            .field("data-messages", counters.data_messages)
-            .field("data-bytes", counters.data_bytes)
-            .field("reconnects", counters.reconnects)
-            .build()
+        crate::shared::stats::stats_structure(&session, &counters)
     }
 }
 
@@ -120,6 +131,50 @@ impl ObjectImpl for RtmpSink {
                     .default_value(DEFAULT_SYNC)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("peak-kbps")
+                    .nick("Peak bitrate")
+                    .blurb("Bandwidth limit in kbps (0 = unlimited)")
+                    .maximum(i32::MAX as u32 / 1000)
+                    .default_value(DEFAULT_PEAK_KBPS)
+                    .mutable_playing()
+                    .build(),
+                // Base sink properties of the internal writer, as rtmp2sink has them.
+                glib::ParamSpecInt64::builder("ts-offset")
+                    .nick("TS Offset")
+                    .blurb("Timestamp offset in nanoseconds (added to the one rtmpsink keeps so as not to wait for the pipeline latency)")
+                    .default_value(0)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecInt64::builder("max-lateness")
+                    .nick("Max Lateness")
+                    .blurb("Maximum number of nanoseconds that a buffer can be late before it is dropped (-1 unlimited)")
+                    .minimum(-1)
+                    .default_value(-1)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("qos")
+                    .nick("Qos")
+                    .blurb("Generate Quality-of-Service events upstream")
+                    .default_value(false)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("async")
+                    .nick("Async")
+                    .blurb("Go asynchronously to PAUSED")
+                    .default_value(true)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("enable-last-sample")
+                    .nick("Enable Last Buffer")
+                    .blurb("Enable the last-sample property")
+                    .default_value(true)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Sample>("last-sample")
+                    .nick("Last Sample")
+                    .blurb("The last sample received in the sink (an FLV tag)")
+                    .read_only()
+                    .build(),
                 glib::ParamSpecUInt::builder("reconnect-attempts")
                     .nick("Reconnect attempts")
                     .blurb(
@@ -157,6 +212,12 @@ impl ObjectImpl for RtmpSink {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if self
+            .started
+            .refuse(*CAT, self.obj().upcast_ref::<gst::Element>(), pspec)
+        {
+            return;
+        }
         match pspec.name() {
             "chunk-size" => {
                 let size = value.get().expect("type checked upstream");
@@ -174,7 +235,17 @@ impl ObjectImpl for RtmpSink {
             "publish-type" => {
                 self.settings().publish_type = value.get().expect("type checked upstream");
             }
-            "sync" => self.writer.set_property_from_value("sync", value),
+            name if WRITER_PROPERTIES.contains(&name) => {
+                self.writer.set_property_from_value(name, value)
+            }
+            "ts-offset" => self
+                .writer
+                .imp()
+                .set_user_ts_offset(value.get().expect("type checked upstream")),
+            "peak-kbps" => self
+                .writer
+                .imp()
+                .set_peak_kbps(value.get().expect("type checked upstream")),
             "reconnect-attempts" => {
                 self.settings().reconnect.attempts = value.get().expect("type checked upstream");
             }
@@ -199,7 +270,9 @@ impl ObjectImpl for RtmpSink {
             "chunk-size" => self.settings().chunk_size.to_value(),
             "stop-commands" => stop_flags(self.settings().stop_commands).to_value(),
             "publish-type" => self.settings().publish_type.to_value(),
-            "sync" => self.writer.property_value("sync"),
+            name if WRITER_PROPERTIES.contains(&name) => self.writer.property_value(name),
+            "ts-offset" => self.writer.imp().user_ts_offset().to_value(),
+            "peak-kbps" => self.writer.imp().peak_kbps().to_value(),
             "reconnect-attempts" => self.settings().reconnect.attempts.to_value(),
             "reconnect-delay" => (self
                 .settings()
@@ -228,6 +301,24 @@ impl ObjectImpl for RtmpSink {
 impl GstObjectImpl for RtmpSink {}
 
 impl ElementImpl for RtmpSink {
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::ReadyToPaused {
+            self.error_posted.store(false, Ordering::SeqCst);
+            // From here the writer may read the settings to connect.
+            self.started.set_started(true);
+        }
+        let result = self.parent_change_state(transition);
+        match transition {
+            gst::StateChange::ReadyToPaused if result.is_err() => self.started.set_started(false),
+            gst::StateChange::PausedToReady => self.started.set_started(false),
+            _ => {}
+        }
+        result
+    }
+
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
@@ -338,7 +429,48 @@ impl ElementImpl for RtmpSink {
     }
 }
 
-impl BinImpl for RtmpSink {}
+impl BinImpl for RtmpSink {
+    /// The application sees one error per failure, posted by rtmpsink itself (the element it
+    /// knows, not the internal `writer` or `mux`): the first error from a child is posted again
+    /// with the bin as its source, and the children's later errors of the same run are dropped
+    /// (the writer sees a failed connection again when the EOS that follows arrives, and base
+    /// sink adds a generic "failed to start" after the reason that start posted).
+    ///
+    /// Upstream elements outside the bin still post GStreamer's usual "Internal data stream
+    /// error" when our flow error reaches their streaming thread; that one comes after ours.
+    fn handle_message(&self, message: gst::Message) {
+        let obj = self.obj();
+        if let gst::MessageView::Error(err) = message.view()
+            && message
+                .src()
+                .is_some_and(|src| src != obj.upcast_ref::<gst::Object>())
+        {
+            if self.error_posted.swap(true, Ordering::SeqCst) {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "not posting a further error from {}: {}",
+                    message.src().map(|s| s.name()).unwrap_or_default(),
+                    err.error()
+                );
+                return;
+            }
+            let mut builder = gst::message::Error::builder_from_error(err.error())
+                .src(&*obj)
+                .seqnum(message.seqnum());
+            let debug = err.debug();
+            if let Some(debug) = debug.as_deref() {
+                builder = builder.debug(debug);
+            }
+            if let Some(details) = err.details() {
+                builder = builder.details(details.to_owned());
+            }
+            self.parent_handle_message(builder.build());
+            return;
+        }
+        self.parent_handle_message(message)
+    }
+}
 
 impl URIHandlerImpl for RtmpSink {
     const URI_TYPE: gst::URIType = gst::URIType::Sink;
@@ -352,6 +484,8 @@ impl URIHandlerImpl for RtmpSink {
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+        self.started
+            .check_uri(self.obj().upcast_ref::<gst::Element>())?;
         let pspec = self
             .obj()
             .find_property("location")

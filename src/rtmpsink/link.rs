@@ -147,6 +147,26 @@ impl Interrupt {
         state.current = connection;
     }
 
+    /// Waits for `duration` (pacing the stream), unless flushing or shut down first.
+    pub fn pause(&self, duration: Duration) -> Result<(), ConnectionError> {
+        let deadline = Instant::now() + duration;
+        let mut state = self.lock();
+        loop {
+            if state.flushing || state.shutdown {
+                return Err(ConnectionError::Flushing);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(());
+            }
+            state = self
+                .changed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// Sleeps for `duration` unless shut down first (returns false then).
     fn sleep(&self, duration: Duration) -> bool {
         let deadline = Instant::now() + duration;

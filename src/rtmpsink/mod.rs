@@ -11,6 +11,7 @@ use gst::prelude::*;
 mod imp;
 mod link;
 mod mux;
+mod pace;
 mod writer;
 
 pub use writer::{MediaCounters, error_message};

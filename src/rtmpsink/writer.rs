@@ -2,8 +2,9 @@
 //! muxer, or from flvmux through the `sink` pad), turns each tag into an RTMP message and hands it
 //! to the [`Connection`]. Being a GstBaseSink gives `sync` (pacing by the clock) and preroll for free.
 
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gst::glib;
@@ -13,11 +14,13 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 
 use super::link::{Interrupt, Link, LinkEvent, ReconnectPolicy, Tag};
+use super::pace::Pacer;
 use crate::connection::{ConnectOptions, ConnectionError, Direction, Outgoing};
-use crate::flv::{FlvTagReader, TagType};
+use crate::flv::FlvTagReader;
 use crate::location::Settings;
 use crate::protocol::redact::redact_query;
 use crate::protocol::session::{SessionMode, SessionStats, StopCommands};
+pub use crate::shared::stats::MediaCounters;
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("rtmpsink", gst::DebugColorFlags::empty(), Some("RTMP sink"))
@@ -34,24 +37,13 @@ pub struct SinkSettings {
     pub reconnect: ReconnectPolicy,
 }
 
-/// Messages and bytes sent per kind, for the `stats` property.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MediaCounters {
-    pub audio_messages: u64,
-    pub audio_bytes: u64,
-    pub video_messages: u64,
-    pub video_bytes: u64,
-    pub data_messages: u64,
-    pub data_bytes: u64,
-    pub reconnects: u64,
-}
-
 #[derive(Default)]
 struct State {
     tags: FlvTagReader,
     counters: MediaCounters,
     /// Last stats of a connection that has gone, so the values survive a disconnect (as rtmp2's do).
     last_stats: Option<SessionStats>,
+    pacer: Pacer,
 }
 
 #[derive(Default)]
@@ -62,6 +54,12 @@ pub struct RtmpWriter {
     link: Mutex<Option<Link>>,
     /// Reaches into those waits from unlock() and the stats property.
     interrupt: Mutex<Arc<Interrupt>>,
+    /// `peak-kbps`, read for each message so that changes apply while playing (0: no limit).
+    peak_kbps: AtomicU32,
+    /// The application's `ts-offset` (rtmpsink's property) and the pipeline latency in ns:
+    /// base sink's own ts-offset is their difference (see `send_event`).
+    user_ts_offset: AtomicI64,
+    latency: AtomicI64,
 }
 
 impl RtmpWriter {
@@ -192,27 +190,48 @@ impl RtmpWriter {
 
     fn send_tag(&self, tag: Tag) -> Result<(), ConnectionError> {
         let (tag_type, len) = (tag.tag_type, tag.body.len() as u64);
+        let kbps = self.peak_kbps.load(Ordering::Relaxed);
+        let delay = self
+            .state()
+            .pacer
+            .delay(Instant::now(), tag.body.len(), kbps);
+        if !delay.is_zero() {
+            // unlock() cuts the wait short (flushing, stopping, or PLAYING->PAUSED, after which
+            // this tag still goes out): the send below then decides as for any other tag.
+            let _ = self.interrupt().pause(delay);
+        }
         match self.link().as_mut() {
             Some(link) => link.send(tag)?,
             None => return Err(ConnectionError::Closed),
         }
-        let mut state = self.state();
-        let counters = &mut state.counters;
-        match tag_type {
-            TagType::Audio => {
-                counters.audio_messages += 1;
-                counters.audio_bytes += len;
-            }
-            TagType::Video => {
-                counters.video_messages += 1;
-                counters.video_bytes += len;
-            }
-            TagType::Script => {
-                counters.data_messages += 1;
-                counters.data_bytes += len;
-            }
-        }
+        self.state().counters.count(tag_type, len);
         Ok(())
+    }
+
+    /// Sets `peak-kbps`; it applies from the next message on.
+    pub fn set_peak_kbps(&self, kbps: u32) {
+        self.peak_kbps.store(kbps, Ordering::Relaxed);
+    }
+
+    pub fn peak_kbps(&self) -> u32 {
+        self.peak_kbps.load(Ordering::Relaxed)
+    }
+
+    /// Sets the application's `ts-offset` (ns), added to the one the writer keeps for latency.
+    pub fn set_user_ts_offset(&self, offset: i64) {
+        self.user_ts_offset.store(offset, Ordering::Relaxed);
+        self.apply_ts_offset();
+    }
+
+    pub fn user_ts_offset(&self) -> i64 {
+        self.user_ts_offset.load(Ordering::Relaxed)
+    }
+
+    /// Base sink's ts-offset: the application's, minus the pipeline latency (see `send_event`).
+    fn apply_ts_offset(&self) {
+        let user = self.user_ts_offset.load(Ordering::Relaxed);
+        let latency = self.latency.load(Ordering::Relaxed);
+        self.obj().set_ts_offset(user.saturating_sub(latency));
     }
 
     /// Applies a changed `chunk-size` while streaming.
@@ -314,9 +333,13 @@ impl ElementImpl for RtmpWriter {
             // which keeps the sinks of a pipeline together. Sending is not presenting: wait only
             // until the running time itself. That still paces files and bursts, and live input
             // (which arrives after its running time) goes out as soon as it is muxed.
+            // An application's ts-offset on rtmpsink shifts that further, as on any sink.
             let latency = latency.latency().nseconds();
-            self.obj()
-                .set_ts_offset(-i64::try_from(latency).unwrap_or(i64::MAX));
+            self.latency.store(
+                i64::try_from(latency).unwrap_or(i64::MAX),
+                Ordering::Relaxed,
+            );
+            self.apply_ts_offset();
         }
         self.parent_send_event(event)
     }
@@ -329,6 +352,7 @@ impl BaseSinkImpl for RtmpWriter {
             state.tags = FlvTagReader::new();
             state.counters = MediaCounters::default();
             state.last_stats = None;
+            state.pacer = Pacer::default();
         }
         *self.interrupt.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Interrupt::default());
         if self.settings().common.async_connect {
@@ -421,6 +445,7 @@ impl BaseSinkImpl for RtmpWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flv::TagType;
     use crate::flv::tag::{TAG_HEADER_LEN, tag_header};
 
     #[test]

@@ -405,3 +405,36 @@ fn digest_offset_extremes() {
     assert_eq!(digest_offset(&block[..800], DIGEST_SECOND_BASE), None);
     assert_eq!(digest_offset(&block[..10], DIGEST_FIRST_BASE), None);
 }
+
+#[test]
+fn an_http_answer_is_named_not_taken_for_a_version() {
+    for mode in [HandshakeMode::Simple, HandshakeMode::Digest] {
+        // Byte by byte (the first byte alone decides) and all at once.
+        let mut hs = ClientHandshake::new(mode, 0, &random());
+        let err = hs.feed(&mut BytesMut::from(&b"H"[..])).unwrap_err();
+        assert_eq!(err, HandshakeError::NotRtmp("HTTP"));
+        assert_eq!(
+            err.to_string(),
+            "not an RTMP server (it answered with HTTP)"
+        );
+        let mut hs = ClientHandshake::new(mode, 0, &random());
+        assert_eq!(
+            hs.feed(&mut BytesMut::from(
+                &b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"[..]
+            )),
+            Err(HandshakeError::NotRtmp("HTTP"))
+        );
+        // A TLS server's alert.
+        let mut hs = ClientHandshake::new(mode, 0, &random());
+        let err = hs
+            .feed(&mut BytesMut::from(&[21u8, 3, 1, 0, 2, 2, 50][..]))
+            .unwrap_err();
+        assert!(err.to_string().contains("rtmps://"), "{err}");
+        // Other text that merely starts with H is still reported by its first byte.
+        let mut hs = ClientHandshake::new(mode, 0, &random());
+        assert_eq!(
+            hs.feed(&mut BytesMut::from(&b"Hello"[..])),
+            Err(HandshakeError::UnsupportedVersion(b'H'))
+        );
+    }
+}
