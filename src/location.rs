@@ -574,7 +574,7 @@ pub fn properties() -> Vec<glib::ParamSpec> {
         ),
         glib::ParamSpecBoolean::builder("async-connect")
             .nick("Async connect")
-            .blurb("Connect on READY, otherwise on first push")
+            .blurb("Connect when going to PAUSED; otherwise rtmpsink connects with the first buffer and rtmpsrc when going to PLAYING")
             .default_value(DEFAULT_ASYNC_CONNECT)
             .mutable_ready()
             .build(),

@@ -588,3 +588,55 @@ fn caps_change_mid_stream_on_both_elements() {
         video.caps
     );
 }
+
+/// rtmpsrc, like rtmpsink, refuses changes of what applies when starting once it runs (the
+/// value reads back unchanged, a warning says so) and takes those that apply at once; its
+/// stats have the sink's fields.
+#[test]
+fn rtmpsrc_refuses_start_only_properties_while_playing() {
+    init();
+    let nginx = Nginx::start();
+    let url = nginx.url("plain/refuse");
+    let player = Player::new(&url, &[("stream-type", "live")]);
+    player.play();
+    nginx.wait_player("refuse", WAIT);
+    let src = player.src.clone();
+    src.set_property("location", nginx.url("plain/other"));
+    src.set_property("buffer-length", 4321u32);
+    src.set_property("latency", 350u32);
+    assert_eq!(src.property::<String>("location"), url);
+    assert_eq!(src.property::<u32>("buffer-length"), 1000);
+    assert_eq!(
+        src.property::<u32>("latency"),
+        350,
+        "latency applies while playing"
+    );
+    let uri_handler = src.dynamic_cast_ref::<gst::URIHandler>().unwrap();
+    assert!(uri_handler.set_uri(&nginx.url("plain/other")).is_err());
+    let bus = player.pipeline.bus().unwrap();
+    let mut refused = Vec::new();
+    while let Some(message) = bus.timed_pop_filtered(
+        gst::ClockTime::from_mseconds(500),
+        &[gst::MessageType::Warning],
+    ) {
+        if let gst::MessageView::Warning(w) = message.view() {
+            refused.push(w.error().to_string());
+        }
+    }
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused[0].contains("'location'"), "{refused:?}");
+    assert!(refused[1].contains("'buffer-length'"), "{refused:?}");
+    let stats = player.stats();
+    for field in [
+        "data-bytes",
+        "reconnects",
+        "data-messages",
+        "in-bytes-total",
+    ] {
+        assert!(stats.has_field(field), "{field} missing from {stats}");
+    }
+    player.stop();
+    // Stopped: changeable again.
+    src.set_property("location", nginx.url("plain/other"));
+    assert_eq!(src.property::<String>("location"), nginx.url("plain/other"));
+}

@@ -22,6 +22,8 @@ use super::worker::PadQueue;
 use crate::connection::{ConnectOptions, Connection};
 use crate::location::{self, Settings};
 use crate::protocol::session::{SessionMode, SessionStats};
+use crate::shared::start_gate::StartGate;
+use crate::shared::stats::MediaCounters;
 
 pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -90,19 +92,9 @@ impl Default for SrcSettings {
     }
 }
 
-/// Messages received per kind, for the `stats` property.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Counters {
-    pub audio_messages: u64,
-    pub audio_bytes: u64,
-    pub video_messages: u64,
-    pub video_bytes: u64,
-    pub data_messages: u64,
-}
-
 #[derive(Default)]
 struct StatsState {
-    counters: Counters,
+    counters: MediaCounters,
     /// Stats of the last connection, kept after it has gone (as rtmp2 does).
     last: Option<SessionStats>,
 }
@@ -338,6 +330,8 @@ impl Pads {
 #[derive(Default)]
 pub struct RtmpSrc {
     settings: Mutex<SrcSettings>,
+    /// Refuses changes of the properties that apply when starting, once started.
+    started: StartGate,
     run: Mutex<Option<Run>>,
     pads: Mutex<Pads>,
     stats: Mutex<StatsState>,
@@ -377,7 +371,7 @@ impl RtmpSrc {
         pads.combined = pads.combiner.update_pad_flow(pad, flow);
     }
 
-    pub fn count(&self, update: impl FnOnce(&mut Counters)) {
+    pub fn count(&self, update: impl FnOnce(&mut MediaCounters)) {
         update(&mut self.stats_state().counters);
     }
 
@@ -393,14 +387,7 @@ impl RtmpSrc {
             .map(|c| c.stats());
         let state = self.stats_state();
         let session = live.or(state.last).unwrap_or_default();
-        let counters = state.counters;
-        crate::connection::stats_structure(&session)
-            .field("audio-messages", counters.audio_messages)
-            .field("audio-bytes", counters.audio_bytes)
-            .field("video-messages", counters.video_messages)
-            .field("video-bytes", counters.video_bytes)
-            .field("data-messages", counters.data_messages)
-            .build()
+        crate::shared::stats::stats_structure(&session, &state.counters)
     }
 
     /// Creates, activates and adds the pad for `kind`, with its first events already stored.
@@ -782,7 +769,7 @@ impl ObjectImpl for RtmpSrc {
                     .nick("Latency")
                     .blurb("Minimum latency reported to the pipeline, in milliseconds: how late data may arrive and still play")
                     .default_value(DEFAULT_LATENCY)
-                    .mutable_ready()
+                    .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("reconnect-attempts")
                     .nick("Reconnect attempts")
@@ -814,6 +801,9 @@ impl ObjectImpl for RtmpSrc {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if self.started.refuse(*CAT, self.obj().upcast_ref(), pspec) {
+            return;
+        }
         let mut settings = self.settings();
         match pspec.name() {
             "idle-timeout" => settings.idle_timeout = value.get().expect("type checked upstream"),
@@ -919,10 +909,19 @@ impl ElementImpl for RtmpSrc {
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         gst::debug!(CAT, imp = self, "{transition:?}");
         match transition {
-            gst::StateChange::ReadyToPaused => self.start()?,
+            gst::StateChange::ReadyToPaused => {
+                self.started.set_started(true);
+                if let Err(err) = self.start() {
+                    self.started.set_started(false);
+                    return Err(err);
+                }
+            }
             gst::StateChange::PausedToPlaying => self.set_playing(true),
             gst::StateChange::PlayingToPaused => self.set_playing(false),
-            gst::StateChange::PausedToReady => self.stop(),
+            gst::StateChange::PausedToReady => {
+                self.stop();
+                self.started.set_started(false);
+            }
             _ => {}
         }
         let success = self.parent_change_state(transition)?;
@@ -1020,6 +1019,7 @@ impl URIHandlerImpl for RtmpSrc {
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+        self.started.check_uri(self.obj().upcast_ref())?;
         let pspec = self
             .obj()
             .find_property("location")

@@ -574,6 +574,7 @@ impl Streamer {
                         // A recording goes on where it was, not from its start.
                         let _ = connection.send_control(Outgoing::Seek(ms));
                     }
+                    self.imp().count(|c| c.reconnects += 1);
                     self.post(
                         gst::Structure::builder("rtmp-reconnected")
                             .field("attempt", attempt)
@@ -596,26 +597,27 @@ impl Streamer {
     }
 
     fn count(&self, event: &SessionEvent) {
-        self.imp().count(|c| match event {
+        use crate::flv::TagType;
+        let (kind, bytes) = match event {
             SessionEvent::Media {
                 kind: MediaKind::Audio,
                 payload,
                 ..
-            } => {
-                c.audio_messages += 1;
-                c.audio_bytes += payload.len() as u64;
-            }
+            } => (TagType::Audio, payload.len()),
             SessionEvent::Media {
                 kind: MediaKind::Video,
                 payload,
                 ..
-            } => {
-                c.video_messages += 1;
-                c.video_bytes += payload.len() as u64;
+            } => (TagType::Video, payload.len()),
+            SessionEvent::Data { values, .. } => {
+                // The session hands out decoded values: count their AMF0 size.
+                let mut encoded = bytes::BytesMut::new();
+                crate::protocol::amf0::encode_all(values, &mut encoded);
+                (TagType::Script, encoded.len())
             }
-            SessionEvent::Data { .. } => c.data_messages += 1,
-            _ => {}
-        });
+            _ => return,
+        };
+        self.imp().count(|c| c.count(kind, bytes as u64));
     }
 
     fn apply(&mut self, actions: Vec<Action>) -> Flow {
