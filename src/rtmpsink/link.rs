@@ -283,12 +283,19 @@ impl Link {
             self.moving = Some(request);
             let interrupt = self.interrupt.clone();
             std::thread::spawn(move || {
-                let outcome = Connection::start(options)
-                    .map(Arc::new)
-                    .and_then(|connection| {
-                        connection.wait_ready()?;
-                        Ok(connection)
-                    });
+                let outcome = crate::panics::catch(|| {
+                    Connection::start(options)
+                        .map(Arc::new)
+                        .and_then(|connection| {
+                            connection.wait_ready()?;
+                            Ok(connection)
+                        })
+                })
+                .unwrap_or_else(|panic| {
+                    Err(ConnectionError::Internal(format!(
+                        "the thread following a reconnect request panicked: {panic}"
+                    )))
+                });
                 interrupt.lock().moved = Some(outcome);
                 interrupt.changed.notify_all();
             });
@@ -414,8 +421,7 @@ impl Link {
             attempts: self.policy.attempts.saturating_sub(self.attempts_used),
             delay: self.policy.delay,
         };
-        let interrupt = self.interrupt.clone();
-        std::thread::spawn(move || reconnect(options, policy, interrupt));
+        spawn_reconnect(options, policy, self.interrupt.clone());
     }
 
     /// Whether the reconnection finished; installs the new connection and sends what waited.
@@ -498,6 +504,23 @@ impl Drop for Link {
     }
 }
 
+/// Starts the reconnecting thread; a panic in it ends the reconnection with an error, which the
+/// writer reports like any other.
+fn spawn_reconnect(options: ConnectOptions, policy: ReconnectPolicy, interrupt: Arc<Interrupt>) {
+    std::thread::spawn(move || {
+        let result = crate::panics::catch(|| {
+            crate::panics::inject(&options.host, "reconnect");
+            reconnect(options, policy, interrupt.clone())
+        });
+        if let Err(panic) = result {
+            interrupt.lock().reconnected = Some(Err(ConnectionError::Internal(format!(
+                "the reconnecting thread panicked: {panic}"
+            ))));
+            interrupt.changed.notify_all();
+        }
+    });
+}
+
 /// The reconnecting thread: attempts with doubling delays until one reaches publishing.
 fn reconnect(options: ConnectOptions, policy: ReconnectPolicy, interrupt: Arc<Interrupt>) {
     let mut delay = policy.delay;
@@ -552,6 +575,37 @@ mod tests {
             timestamp: 0,
             body: Payload::from_parts(parts.iter().map(|p| Bytes::from_static(p))),
         }
+    }
+
+    #[test]
+    fn a_panic_in_the_reconnecting_thread_ends_the_reconnection_with_an_error() {
+        gst::init().unwrap();
+        let mut settings = crate::location::Settings::default();
+        settings.location.host = "inject-panic-reconnect".into();
+        let mode = crate::protocol::session::SessionMode::Publish {
+            stream: "s".into(),
+            publish_type: "live".into(),
+        };
+        let options = ConnectOptions::from_settings(&settings, mode).unwrap();
+        let policy = ReconnectPolicy {
+            attempts: 1,
+            delay: Duration::ZERO,
+        };
+        let interrupt = Arc::new(Interrupt::default());
+        spawn_reconnect(options, policy, interrupt.clone());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut state = interrupt.lock();
+        while state.reconnected.is_none() && Instant::now() < deadline {
+            state = interrupt
+                .changed
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap()
+                .0;
+        }
+        let Some(Err(ConnectionError::Internal(text))) = state.reconnected.take() else {
+            panic!("no error from the reconnecting thread");
+        };
+        assert!(text.contains("reconnecting thread panicked"), "{text}");
     }
 
     #[test]
