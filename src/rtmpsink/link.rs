@@ -17,8 +17,6 @@ use crate::flv::TagType;
 use crate::protocol::chunk::Payload;
 use crate::protocol::redact::redact_query;
 
-/// Longest wait between two reconnection attempts: the delay doubles up to this.
-const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
 /// How long the connection left for a reconnect request may take to finish and close.
 const OLD_CONNECTION_CLOSE: Duration = Duration::from_secs(2);
 /// A reconnection only counts as recovered once the new connection has lasted this long;
@@ -523,13 +521,11 @@ fn spawn_reconnect(options: ConnectOptions, policy: ReconnectPolicy, interrupt: 
 
 /// The reconnecting thread: attempts with doubling delays until one reaches publishing.
 fn reconnect(options: ConnectOptions, policy: ReconnectPolicy, interrupt: Arc<Interrupt>) {
-    let mut delay = policy.delay;
     let mut last_error = ConnectionError::Closed;
-    for attempt in 1..=policy.attempts {
+    for (attempt, delay) in crate::shared::reconnect::attempts(policy.delay, policy.attempts) {
         if !interrupt.sleep(delay) {
             return;
         }
-        delay = (delay * 2).min(MAX_RECONNECT_DELAY);
         let connection = match Connection::start(options.clone()) {
             Ok(connection) => Arc::new(connection),
             Err(err) => {

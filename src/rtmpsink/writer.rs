@@ -2,6 +2,7 @@
 //! muxer, or from flvmux through the `sink` pad), turns each tag into an RTMP message and hands it
 //! to the [`Connection`]. Being a GstBaseSink gives `sync` (pacing by the clock) and preroll for free.
 
+use crate::shared::reconnect;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -144,17 +145,14 @@ impl RtmpWriter {
             LinkEvent::Moved { tc_url } => {
                 let to = tc_url.as_deref().map(redact_query);
                 gst::info!(CAT, imp = self, "moved to {to:?} as the server asked");
-                gst::Structure::builder("rtmp-reconnected")
-                    .field("attempt", 1u32)
+                reconnect::reconnected(1)
                     .field("dropped-bytes", 0u64)
                     .field("requested-by-server", true)
                     .build()
             }
             LinkEvent::Disconnected { reason } => {
                 gst::warning!(CAT, imp = self, "connection lost ({reason}), reconnecting");
-                gst::Structure::builder("rtmp-disconnected")
-                    .field("reason", reason)
-                    .build()
+                reconnect::disconnected(reason)
             }
             LinkEvent::Reconnected {
                 attempt,
@@ -162,8 +160,7 @@ impl RtmpWriter {
             } => {
                 gst::info!(CAT, imp = self, "reconnected after {attempt} attempt(s)");
                 self.state().counters.reconnects += 1;
-                gst::Structure::builder("rtmp-reconnected")
-                    .field("attempt", attempt)
+                reconnect::reconnected(*attempt)
                     .field("dropped-bytes", dropped_bytes)
                     .build()
             }

@@ -27,11 +27,10 @@ use super::recorded::{Playback, SeekRequest, SeekStart};
 use super::worker::{self, Item, PadQueue};
 use crate::connection::{ConnectOptions, Connection, ConnectionError, Direction, Outgoing};
 use crate::protocol::session::{MediaKind, SessionError, SessionEvent};
+use crate::shared::reconnect;
 
 /// How often the thread wakes without data: EOS requests, the no-more-pads wait.
 const TICK: Duration = Duration::from_millis(100);
-/// Longest wait between two reconnection attempts.
-const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
 /// The polite close (closeStream/deleteStream) after the end may take this long.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// A recording's pad queues hold the playback buffer plus this much.
@@ -532,13 +531,9 @@ impl Streamer {
         if attempts == 0 {
             return None;
         }
-        self.post(
-            gst::Structure::builder("rtmp-disconnected")
-                .field("reason", err.to_string())
-                .build(),
-        );
-        let mut delay = Duration::from_millis(u64::from(self.settings.reconnect_delay));
-        for attempt in 1..=attempts {
+        self.post(reconnect::disconnected(&err.to_string()));
+        let first = Duration::from_millis(u64::from(self.settings.reconnect_delay));
+        for (attempt, delay) in reconnect::attempts(first, attempts) {
             let until = Instant::now() + delay;
             while Instant::now() < until {
                 if self.control.is_shutdown() {
@@ -546,7 +541,6 @@ impl Streamer {
                 }
                 std::thread::sleep(TICK.min(until.saturating_duration_since(Instant::now())));
             }
-            delay = (delay * 2).min(MAX_RECONNECT_DELAY);
             let Ok(connection) = Connection::start(self.options.clone()) else {
                 continue;
             };
@@ -575,11 +569,7 @@ impl Streamer {
                         let _ = connection.send_control(Outgoing::Seek(ms));
                     }
                     self.imp().count(|c| c.reconnects += 1);
-                    self.post(
-                        gst::Structure::builder("rtmp-reconnected")
-                            .field("attempt", attempt)
-                            .build(),
-                    );
+                    self.post(reconnect::reconnected(attempt).build());
                     return Some(connection);
                 }
                 Err(ConnectionError::Flushing) => return None,
