@@ -67,7 +67,7 @@ pub(super) fn run(poll: Poll, shared: Arc<Shared>, options: ConnectOptions) {
     let mut inner = io.shared.lock();
     if let Err(err) = result {
         if err != ConnectionError::Flushing {
-            gst::debug!(CAT, "connection ended: {err}");
+            gst::debug!(CAT, id = &io.options.log_id, "connection ended: {err}");
         }
         inner.error = Some(err);
     }
@@ -102,7 +102,12 @@ impl Io {
             match self.run_connection() {
                 Err(ConnectionError::Session(err)) => match err.as_ref() {
                     SessionError::AuthRetry(state) => {
-                        gst::debug!(CAT, "authenticating: {}", state.mode_name());
+                        gst::debug!(
+                            CAT,
+                            id = &self.options.log_id,
+                            "authenticating: {}",
+                            state.mode_name()
+                        );
                         self.options.session.auth = state.clone();
                         self.pending.clear();
                         self.unsent = 0;
@@ -243,6 +248,7 @@ impl Io {
             else {
                 gst::debug!(
                     CAT,
+                    id = &self.options.log_id,
                     "server did not close within {MAX_DRAIN:?} of our close"
                 );
                 return;
@@ -294,7 +300,7 @@ impl Io {
         addr: SocketAddr,
         deadline: Instant,
     ) -> Result<TcpStream, ConnectionError> {
-        gst::debug!(CAT, "connecting to {addr}");
+        gst::debug!(CAT, id = &self.options.log_id, "connecting to {addr}");
         let connect_error = |reason: std::io::Error| match reason.kind() {
             ErrorKind::ConnectionRefused => ConnectionError::Refused(addr.to_string()),
             _ => ConnectionError::Connect {
@@ -362,7 +368,11 @@ impl Io {
                 match item {
                     Outgoing::Seek(ms) => session.seek(ms)?,
                     Outgoing::Pause { pause, ms } => session.pause(pause, ms)?,
-                    other => gst::debug!(CAT, "ignoring {other:?} while playing"),
+                    other => gst::debug!(
+                        CAT,
+                        id = &self.options.log_id,
+                        "ignoring {other:?} while playing"
+                    ),
                 }
             }
         }
@@ -488,21 +498,39 @@ impl Io {
                 }
                 SessionEvent::Connected(_) => {}
                 SessionEvent::Skipped { type_id, reason } => {
-                    gst::warning!(CAT, "skipped a message of type {type_id}: {reason}");
+                    gst::warning!(
+                        CAT,
+                        id = &self.options.log_id,
+                        "skipped a message of type {type_id}: {reason}"
+                    );
                 }
                 other if playing => {
                     push_incoming(&mut inner, other);
                     changed = true;
                 }
                 SessionEvent::Status(status) => {
-                    gst::info!(CAT, "server status {} {}", status.code, status.description);
+                    gst::info!(
+                        CAT,
+                        id = &self.options.log_id,
+                        "server status {} {}",
+                        status.code,
+                        status.description
+                    );
                 }
                 SessionEvent::ReconnectRequest { tc_url } => {
                     let to = tc_url.as_deref().map(redact_query);
-                    gst::info!(CAT, "server asks us to reconnect (to {to:?})");
+                    gst::info!(
+                        CAT,
+                        id = &self.options.log_id,
+                        "server asks us to reconnect (to {to:?})"
+                    );
                     inner.reconnect_request = Some(tc_url);
                 }
-                other => gst::debug!(CAT, "ignoring {other:?} while publishing"),
+                other => gst::debug!(
+                    CAT,
+                    id = &self.options.log_id,
+                    "ignoring {other:?} while publishing"
+                ),
             }
         }
         inner.stats = session.stats();

@@ -53,6 +53,9 @@ pub struct ConnectOptions {
     pub max_outgoing_bytes: usize,
     /// Received media waiting for the element may hold at most this many bytes before reading pauses.
     pub max_incoming_bytes: usize,
+    /// Names the connection in the debug log (the element's name): two elements in one
+    /// process are told apart.
+    pub log_id: gst::glib::GString,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -176,6 +179,7 @@ impl ConnectOptions {
             stop_commands: StopCommands::default(),
             max_outgoing_bytes: DEFAULT_MAX_OUTGOING_BYTES,
             max_incoming_bytes: DEFAULT_MAX_INCOMING_BYTES,
+            log_id: "rtmp".into(),
         })
     }
 }
@@ -377,6 +381,7 @@ pub struct Connection {
     thread: Option<JoinHandle<()>>,
     max_outgoing_bytes: usize,
     max_incoming_bytes: usize,
+    log_id: gst::glib::GString,
 }
 
 impl Connection {
@@ -412,6 +417,7 @@ impl Connection {
         });
         let max_outgoing_bytes = options.max_outgoing_bytes;
         let max_incoming_bytes = options.max_incoming_bytes;
+        let log_id = options.log_id.clone();
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("rtmp-io".into())
@@ -423,12 +429,17 @@ impl Connection {
             thread: Some(thread),
             max_outgoing_bytes,
             max_incoming_bytes,
+            log_id,
         })
     }
 
     fn wake(&self) {
         if let Err(err) = self.waker.wake() {
-            gst::warning!(CAT, "could not wake the I/O thread: {err}");
+            gst::warning!(
+                CAT,
+                id = &self.log_id,
+                "could not wake the I/O thread: {err}"
+            );
         }
     }
 

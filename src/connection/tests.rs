@@ -139,6 +139,7 @@ fn options(port: u16, mode: SessionMode) -> ConnectOptions {
         stop_commands: StopCommands::default(),
         max_outgoing_bytes: TINY_BOUND,
         max_incoming_bytes: TINY_BOUND,
+        log_id: "test".into(),
     }
 }
 

@@ -112,7 +112,12 @@ impl RtmpWriter {
         let mut link = self.link();
         if link.is_none() {
             let settings = self.settings();
-            let options = connect_options(&settings)?;
+            let mut options = connect_options(&settings)?;
+            // The rtmpsink bin's name, the one users know.
+            let obj = self.obj();
+            options.log_id = obj
+                .parent()
+                .map_or_else(|| obj.name(), |parent| parent.name());
             gst::info!(
                 CAT,
                 imp = self,

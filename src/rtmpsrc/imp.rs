@@ -587,10 +587,11 @@ impl RtmpSrc {
 
     fn start(&self) -> Result<(), gst::StateChangeError> {
         let settings = self.settings().clone();
-        let options = connect_options(&settings).map_err(|msg| {
+        let mut options = connect_options(&settings).map_err(|msg| {
             self.post_error_message(msg);
             gst::StateChangeError
         })?;
+        options.log_id = self.obj().name();
         gst::info!(
             CAT,
             imp = self,
