@@ -50,18 +50,14 @@ pub enum HandshakeError {
     BadDigest,
 }
 
-/// Names the protocol of an answer that is not RTMP, from the bytes received so far (at least
-/// one). No RTMP version starts this way: RTMP is 3, RTMPE 6, 8 and 9.
+/// Names the protocol of an answer that is not RTMP, from its first byte: no RTMP version is
+/// 'H' (72, an HTTP status line: an HTTP server or proxy on that port) or 21/22 (a TLS alert or
+/// handshake record: an `rtmps://` server). The first byte alone decides, so the outcome does
+/// not depend on how the answer is split (RTMP is 3, RTMPE 6, 8 and 9).
 fn not_rtmp(answer: &[u8]) -> Option<HandshakeError> {
-    const HTTP: &[u8] = b"HTTP/";
-    let head = &answer[..answer.len().min(HTTP.len())];
-    if HTTP.starts_with(head) {
-        return Some(HandshakeError::NotRtmp("HTTP"));
-    }
-    // A TLS record: alert (21) or handshake (22), version 3.x. A TLS server answers the bytes of
-    // our C0/C1 with an alert; the URL probably wants rtmps://.
-    match answer {
-        [21 | 22] | [21 | 22, 3, ..] => Some(HandshakeError::NotRtmp("TLS; try rtmps://")),
+    match answer.first()? {
+        b'H' => Some(HandshakeError::NotRtmp("HTTP")),
+        21 | 22 => Some(HandshakeError::NotRtmp("TLS; try rtmps://")),
         _ => None,
     }
 }

@@ -430,11 +430,25 @@ fn an_http_answer_is_named_not_taken_for_a_version() {
             .feed(&mut BytesMut::from(&[21u8, 3, 1, 0, 2, 2, 50][..]))
             .unwrap_err();
         assert!(err.to_string().contains("rtmps://"), "{err}");
-        // Other text that merely starts with H is still reported by its first byte.
+        // The first byte alone decides, however the answer is split (the fuzzer found
+        // "HTTP," refused as version 72 whole but as HTTP byte by byte).
+        for answer in [&b"HTTP,9FS"[..], b"Hello"] {
+            let mut hs = ClientHandshake::new(mode, 0, &random());
+            assert_eq!(
+                hs.feed(&mut BytesMut::from(answer)),
+                Err(HandshakeError::NotRtmp("HTTP")),
+                "{answer:?}"
+            );
+        }
         let mut hs = ClientHandshake::new(mode, 0, &random());
         assert_eq!(
-            hs.feed(&mut BytesMut::from(&b"Hello"[..])),
-            Err(HandshakeError::UnsupportedVersion(b'H'))
+            hs.feed(&mut BytesMut::from(&[22u8, 9][..])),
+            Err(HandshakeError::NotRtmp("TLS; try rtmps://"))
+        );
+        let mut hs = ClientHandshake::new(mode, 0, &random());
+        assert_eq!(
+            hs.feed(&mut BytesMut::from(&[72u8 - 1][..])),
+            Err(HandshakeError::UnsupportedVersion(71))
         );
     }
 }
