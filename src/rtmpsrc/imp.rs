@@ -1,29 +1,31 @@
 //! The `rtmpsrc` element: properties, state changes, pads and the URI handler.
 //!
 //! A plain `gst::Element` with sometimes pads, since the pads appear only once the stream says
-//! which codecs it carries. READY->PAUSED starts the streaming thread ([`super::stream`]), which
-//! connects, waits for the play to start and then, while PLAYING, maps what arrives to pads and
-//! buffers. Being a live source, the element returns NO_PREROLL when going to PAUSED and only
-//! pushes in PLAYING. PAUSED->READY flushes the connection (waking every wait), deactivates the
-//! pads, joins the thread and removes the pads.
+//! which codecs it carries (or a `src` request pad carrying FLV). READY->PAUSED decides whether
+//! the stream is live or recorded ([`super::probe`]) and starts the streaming thread
+//! ([`super::stream`]), which maps what arrives to pads and buffers. A live stream returns
+//! NO_PREROLL when going to PAUSED and pushes only in PLAYING; a recording prerolls and seeks
+//! ([`queries`]). PAUSED->READY flushes the connection (waking every wait), deactivates the
+//! pads, joins the threads and removes the sometimes pads.
 
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
+use super::control::Control;
 use super::demux::StreamKind;
 use super::probe::Probed;
-use super::recorded::{SeekRequest, Snap};
-use super::stream::{ConnectionSlot, Streamer};
-use super::worker::PadQueue;
-use crate::connection::{ConnectOptions, Connection};
+use super::stream::Streamer;
+use crate::connection::ConnectOptions;
 use crate::location::{self, Settings};
 use crate::protocol::session::{SessionMode, SessionStats};
 use crate::shared::start_gate::StartGate;
 use crate::shared::stats::MediaCounters;
+
+mod queries;
 
 pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -41,8 +43,6 @@ pub const DEFAULT_LATENCY: u32 = 200;
 pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 0;
 pub const DEFAULT_RECONNECT_DELAY_MS: u32 = 2000;
 pub const DEFAULT_STREAM_TYPE: StreamType = StreamType::Auto;
-/// A seek waits this long at most for the streaming thread to end the flush on every pad.
-const SEEK_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Whether the stream is live or a recording (rtmp2's and FFmpeg's `rtmp_live` choices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
@@ -97,188 +97,6 @@ struct StatsState {
     counters: MediaCounters,
     /// Stats of the last connection, kept after it has gone (as rtmp2 does).
     last: Option<SessionStats>,
-}
-
-/// What the element and its streaming thread share for one READY->PAUSED->READY cycle.
-#[derive(Default)]
-pub struct Control {
-    inner: Mutex<ControlInner>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct ControlInner {
-    playing: bool,
-    shutdown: bool,
-    /// Set by `send_event(eos)`: the thread ends the stream.
-    eos_requested: bool,
-    /// A recording: non-live, seekable. Fixed before READY->PAUSED returns.
-    recorded: bool,
-    /// A seek waiting for the streaming thread (the pads are already flushing).
-    seek: Option<SeekRequest>,
-    /// The streaming thread still runs (it carries out seeks).
-    streaming: bool,
-    duration: Option<gst::ClockTime>,
-    last_seek: Option<gst::Seqnum>,
-    connection: Option<Arc<Connection>>,
-    /// The pads' pushing threads and their queues.
-    workers: Vec<(Arc<PadQueue>, JoinHandle<()>)>,
-}
-
-impl Control {
-    fn lock(&self) -> MutexGuard<'_, ControlInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn set_playing(&self, playing: bool) {
-        self.lock().playing = playing;
-        self.changed.notify_all();
-    }
-
-    /// Blocks while paused. Returns `None` on shutdown, else whether it had to wait.
-    pub fn wait_playing(&self) -> Option<bool> {
-        let mut inner = self.lock();
-        let mut waited = false;
-        loop {
-            if inner.shutdown {
-                return None;
-            }
-            if inner.playing {
-                return Some(waited);
-            }
-            waited = true;
-            inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    pub fn is_shutdown(&self) -> bool {
-        self.lock().shutdown
-    }
-
-    pub fn is_playing(&self) -> bool {
-        self.lock().playing
-    }
-
-    pub fn is_recorded(&self) -> bool {
-        self.lock().recorded
-    }
-
-    fn set_recorded(&self, recorded: bool) {
-        self.lock().recorded = recorded;
-    }
-
-    pub fn set_streaming(&self, streaming: bool) {
-        self.lock().streaming = streaming;
-    }
-
-    pub fn set_duration(&self, duration: gst::ClockTime) {
-        self.lock().duration = Some(duration);
-    }
-
-    fn duration(&self) -> Option<gst::ClockTime> {
-        self.lock().duration
-    }
-
-    /// Records the seqnum of a seek; false when that seek was seen already (on another pad).
-    fn note_seek(&self, seqnum: gst::Seqnum) -> bool {
-        let mut inner = self.lock();
-        if inner.last_seek == Some(seqnum) {
-            return false;
-        }
-        inner.last_seek = Some(seqnum);
-        true
-    }
-
-    /// Hands a seek to the streaming thread; false when nobody is there to carry it out.
-    fn request_seek(&self, request: SeekRequest) -> bool {
-        let mut inner = self.lock();
-        if inner.shutdown || !inner.streaming {
-            return false;
-        }
-        // A newer seek replaces one not started yet.
-        inner.seek = Some(request);
-        // Room in the queues wakes a streaming thread waiting to push.
-        for (queue, _) in &inner.workers {
-            queue.clear();
-        }
-        drop(inner);
-        self.changed.notify_all();
-        true
-    }
-
-    /// Waits until every pad has ended the flush of seek `seqnum`: a bin sends a seek to each
-    /// of its sinks in turn, and a sink still flushing would refuse it.
-    fn wait_flushed(&self, seqnum: gst::Seqnum) -> bool {
-        let queues: Vec<Arc<PadQueue>> = self
-            .lock()
-            .workers
-            .iter()
-            .map(|(queue, _)| queue.clone())
-            .collect();
-        queues
-            .iter()
-            .all(|queue| queue.wait_flushed(seqnum, SEEK_FLUSH_TIMEOUT))
-    }
-
-    pub fn take_seek(&self) -> Option<SeekRequest> {
-        self.lock().seek.take()
-    }
-
-    pub fn take_eos_request(&self) -> bool {
-        std::mem::take(&mut self.lock().eos_requested)
-    }
-
-    fn request_eos(&self) {
-        self.lock().eos_requested = true;
-    }
-
-    /// Registers a pad thread; its queue is shut down at once if the element is stopping.
-    pub fn add_worker(&self, queue: Arc<PadQueue>, thread: JoinHandle<()>) {
-        let mut inner = self.lock();
-        if inner.shutdown {
-            queue.shutdown();
-        }
-        inner.workers.push((queue, thread));
-    }
-
-    /// Wakes every wait of the streaming and pad threads for good; returns the connection.
-    fn shutdown(&self) -> Option<Arc<Connection>> {
-        let mut inner = self.lock();
-        inner.shutdown = true;
-        let connection = inner.connection.take();
-        for (queue, _) in &inner.workers {
-            queue.shutdown();
-        }
-        drop(inner);
-        self.changed.notify_all();
-        connection
-    }
-
-    fn take_workers(&self) -> Vec<JoinHandle<()>> {
-        std::mem::take(&mut self.lock().workers)
-            .into_iter()
-            .map(|(_, thread)| thread)
-            .collect()
-    }
-
-    pub fn connection(&self) -> Option<Arc<Connection>> {
-        self.lock().connection.clone()
-    }
-}
-
-impl ConnectionSlot for Control {
-    fn store(&self, connection: Arc<Connection>) -> bool {
-        let mut inner = self.lock();
-        if inner.shutdown {
-            return false;
-        }
-        inner.connection = Some(connection);
-        true
-    }
-
-    fn release(&self) -> Option<Arc<Connection>> {
-        self.lock().connection.take()
-    }
 }
 
 struct Run {
@@ -449,140 +267,6 @@ impl RtmpSrc {
         }
         gst::info!(CAT, imp = self, "added pad {name}");
         Some(pad)
-    }
-
-    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
-        let control = self.control();
-        let recorded = control.as_ref().is_some_and(|c| c.is_recorded());
-        let duration = control.as_ref().and_then(|c| c.duration());
-        match query.view_mut() {
-            gst::QueryViewMut::Latency(q) => {
-                if recorded {
-                    q.set(false, gst::ClockTime::ZERO, gst::ClockTime::NONE);
-                } else {
-                    let latency = gst::ClockTime::from_mseconds(u64::from(self.settings().latency));
-                    q.set(true, latency, gst::ClockTime::NONE);
-                }
-                true
-            }
-            gst::QueryViewMut::Seeking(q) => {
-                let format = q.format();
-                let flv = self.pads().flv.is_some();
-                if recorded && !flv && format == gst::Format::Time {
-                    q.set(true, gst::ClockTime::ZERO, duration);
-                } else {
-                    q.set(
-                        false,
-                        gst::GenericFormattedValue::none_for_format(format),
-                        gst::GenericFormattedValue::none_for_format(format),
-                    );
-                }
-                true
-            }
-            gst::QueryViewMut::Duration(q) if q.format() == gst::Format::Time => match duration {
-                Some(duration) if recorded => {
-                    q.set(duration);
-                    true
-                }
-                _ => false,
-            },
-            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
-        }
-    }
-
-    fn src_event(&self, _pad: &gst::Pad, event: gst::Event) -> bool {
-        match event.view() {
-            gst::EventView::Seek(seek) => self.seek(&event, seek),
-            // Reconfigure, QoS, latency, navigation: nothing to do for a network source.
-            _ => true,
-        }
-    }
-
-    /// A seek in a recording: checked here, the pads flushed, carried out by the streaming
-    /// thread (which sends the RTMP seek and the new segment).
-    fn seek(&self, event: &gst::Event, seek: &gst::event::Seek) -> bool {
-        let (rate, flags, start_type, start, stop_type, stop) = seek.get();
-        let refuse = |why: &str| {
-            gst::debug!(CAT, imp = self, "refusing seek: {why}");
-            false
-        };
-        let Some(control) = self.control() else {
-            return refuse("not started");
-        };
-        if !control.is_recorded() {
-            return refuse("live streams cannot seek (stream-type=recorded makes it a recording)");
-        }
-        if self.pads().flv.is_some() {
-            return refuse("the FLV output (src pad) cannot seek");
-        }
-        if rate != 1.0 {
-            return refuse("only rate 1.0 is supported");
-        }
-        if flags.contains(gst::SeekFlags::SEGMENT) {
-            return refuse("segment seeks are not supported");
-        }
-        if !flags.contains(gst::SeekFlags::FLUSH) {
-            return refuse("only flushing seeks are supported");
-        }
-        if start_type != gst::SeekType::Set {
-            return refuse("the start position must be set");
-        }
-        let (gst::GenericFormattedValue::Time(start), gst::GenericFormattedValue::Time(stop)) =
-            (start, stop)
-        else {
-            return refuse("only TIME seeks are supported");
-        };
-        let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
-        segment.set_duration(control.duration());
-        if segment
-            .do_seek(rate, flags, start_type, start, stop_type, stop)
-            .is_none()
-        {
-            return refuse("invalid positions");
-        }
-        let snap = if flags.contains(gst::SeekFlags::ACCURATE)
-            || !flags.contains(gst::SeekFlags::KEY_UNIT)
-        {
-            Snap::Accurate
-        } else if flags.contains(gst::SeekFlags::SNAP_AFTER)
-            && !flags.contains(gst::SeekFlags::SNAP_BEFORE)
-        {
-            Snap::KeyAfter
-        } else {
-            Snap::KeyBefore
-        };
-        let seqnum = event.seqnum();
-        if !control.note_seek(seqnum) {
-            // playbin sends a seek to every sink: it reaches each of our pads.
-            gst::debug!(CAT, imp = self, "seek {seqnum:?} already handled");
-            return true;
-        }
-        gst::debug!(CAT, imp = self, "seek to {} ({snap:?})", start.display());
-        let pads = self.pads().all();
-        for pad in &pads {
-            pad.push_event(gst::event::FlushStart::builder().seqnum(seqnum).build());
-        }
-        let request = SeekRequest {
-            segment,
-            snap,
-            seqnum,
-        };
-        if !control.request_seek(request) {
-            for pad in &pads {
-                pad.push_event(gst::event::FlushStop::builder(true).seqnum(seqnum).build());
-            }
-            return refuse("the stream has ended");
-        }
-        // As a base source, the flush is over when the seek returns (the new segment and data
-        // follow from the streaming thread).
-        if !control.wait_flushed(seqnum) {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "the flush of seek {seqnum:?} did not end in time"
-            );
-        }
-        true
     }
 
     fn start(&self) -> Result<(), gst::StateChangeError> {

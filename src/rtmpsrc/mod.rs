@@ -8,6 +8,7 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod control;
 pub mod demux;
 mod flv_output;
 mod imp;

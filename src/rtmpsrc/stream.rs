@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
+use super::control::Control;
 use super::demux::{Action, Demuxer, EndReason, Frame, LiveClock, StreamKind};
-use super::imp::{CAT, Control, SrcSettings};
+use super::imp::{CAT, SrcSettings};
 use super::probe::Probed;
-use super::recorded::{Playback, SeekRequest, SeekStart};
+use super::recorded::Playback;
 use super::worker::{self, Item, PadQueue};
 use crate::connection::{ConnectOptions, Connection, ConnectionError, Direction, Outgoing};
 use crate::protocol::session::{MediaKind, SessionError, SessionEvent};
@@ -42,6 +43,9 @@ pub trait ConnectionSlot {
     fn store(&self, connection: Arc<Connection>) -> bool;
     fn release(&self) -> Option<Arc<Connection>>;
 }
+
+mod flv_mode;
+mod recording;
 
 type Flow = ControlFlow<()>;
 
@@ -120,78 +124,6 @@ impl Streamer {
     pub fn with_flv_pad(mut self, pad: Option<gst::Pad>) -> Self {
         self.flv_pad = pad;
         self
-    }
-
-    /// Starts the FLV pad's thread with its first events and the FLV header.
-    fn start_flv(&mut self) -> Flow {
-        let Some(pad) = self.flv_pad.clone() else {
-            return Flow::Continue(());
-        };
-        let queue = Arc::new(PadQueue::default());
-        let element = self.element.clone();
-        let thread = worker::spawn(pad.clone(), queue.clone(), move |pad, flow| {
-            element.imp().update_flow(pad, flow)
-        });
-        match thread {
-            Ok(thread) => self.control.add_worker(queue.clone(), thread),
-            Err(err) => {
-                gst::element_error!(
-                    self.element,
-                    gst::CoreError::Thread,
-                    ("Cannot start a pad thread: {err}")
-                );
-                return Flow::Break(());
-            }
-        }
-        let stream_id = pad.create_stream_id(&self.element, Some("src"));
-        let events = [
-            gst::event::StreamStart::builder(&stream_id)
-                .group_id(self.group_id)
-                .build(),
-            gst::event::Caps::new(&gst::Caps::builder("video/x-flv").build()),
-            gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()),
-        ];
-        for event in events {
-            queue.push(Item::Event(event));
-        }
-        let mut header = super::flv_output::header();
-        header
-            .get_mut()
-            .expect("a new buffer is writable")
-            .set_flags(gst::BufferFlags::DISCONT);
-        queue.push(Item::Buffer(header));
-        self.flv = Some(queue);
-        Flow::Continue(())
-    }
-
-    /// FLV output: each message becomes a tag; the end of the stream is found as the demuxer
-    /// finds it.
-    fn handle_flv(&mut self, event: SessionEvent) -> Vec<Action> {
-        let end = match &event {
-            SessionEvent::StreamEof => Some(Action::Eos(EndReason::StreamEof)),
-            SessionEvent::ServerClosed => Some(Action::ServerClosed),
-            SessionEvent::Status(status)
-                if matches!(
-                    status.code.as_str(),
-                    "NetStream.Play.UnpublishNotify"
-                        | "NetStream.Play.Stop"
-                        | "NetStream.Play.Complete"
-                ) =>
-            {
-                Some(Action::Eos(EndReason::Status(status.code.clone())))
-            }
-            _ => None,
-        };
-        if let Some(end) = end {
-            return vec![end];
-        }
-        if let (Some(queue), Some(buffer)) = (&self.flv, super::flv_output::tag_of(&event))
-            && !queue.push_deferred(Item::Buffer(buffer))
-        {
-            // Shut down.
-            self.flv_stopped = true;
-        }
-        Vec::new()
     }
 
     pub fn control(&self) -> Arc<Control> {
@@ -431,96 +363,6 @@ impl Streamer {
         };
         if let Err(err) = connection.send_control(item) {
             gst::debug!(CAT, obj = self.element, "cannot send: {err}");
-        }
-    }
-
-    fn set_duration(&mut self, ms: u64) {
-        if self.recorded && self.playback.set_duration_ms(ms) {
-            gst::info!(CAT, obj = self.element, "duration {ms} ms");
-            self.control.set_duration(gst::ClockTime::from_mseconds(ms));
-            let _ = self.element.post_message(
-                gst::message::DurationChanged::builder()
-                    .src(&self.element)
-                    .build(),
-            );
-        }
-    }
-
-    /// A flushing seek of a recording: the pads already flush; what is queued is from before.
-    fn start_seek(&mut self, request: SeekRequest, connection: &Connection) -> Flow {
-        gst::info!(
-            CAT,
-            obj = self.element,
-            "seeking to {} ({:?})",
-            request.segment.start().display(),
-            request.snap
-        );
-        for queue in [&self.video, &self.audio].into_iter().flatten() {
-            queue.clear();
-            if !queue.push(Item::FlushStop(request.seqnum)) {
-                return Flow::Break(());
-            }
-        }
-        self.imp().reset_flows();
-        self.demux.restart_after_seek();
-        self.ended = false;
-        if !self.control.is_playing() {
-            // A seek while paused prerolls again: the server must send, and is not paused
-            // again until the pipeline has played.
-            self.played = false;
-        }
-        match self.playback.start_seek(request, self.started.elapsed()) {
-            SeekStart::Send(ms) => {
-                let _ = connection.send_control(Outgoing::Seek(ms));
-                if !self.server_playing {
-                    let _ = connection.send_control(Outgoing::Pause { pause: false, ms });
-                    self.server_playing = true;
-                }
-                Flow::Continue(())
-            }
-            SeekStart::Done(actions) => self.apply(actions),
-        }
-    }
-
-    /// Recordings: PLAYING->PAUSED pauses the server, PAUSED->PLAYING resumes it where the
-    /// received media ends (a seek there, as nginx-rtmp restarts FLV files on unpause).
-    fn follow_pause(&mut self, playing: bool, connection: &Connection) {
-        if playing {
-            if !self.server_playing {
-                let position = self.playback.position_ms();
-                if let Some(ms) = self.playback.start_resume(
-                    self.started.elapsed(),
-                    self.demux.has_pad(StreamKind::Video),
-                ) {
-                    let _ = connection.send_control(Outgoing::Seek(ms));
-                }
-                gst::debug!(CAT, obj = self.element, "resuming at {position} ms");
-                let _ = connection.send_control(Outgoing::Pause {
-                    pause: false,
-                    ms: position,
-                });
-                self.server_playing = true;
-            }
-            self.played = true;
-        } else if self.played && self.server_playing && !self.ended {
-            let ms = self.playback.position_ms();
-            gst::debug!(CAT, obj = self.element, "pausing at {ms} ms");
-            let _ = connection.send_control(Outgoing::Pause { pause: true, ms });
-            self.server_playing = false;
-        }
-    }
-
-    /// Live streams: nothing flows while paused, and playing again starts at the live edge
-    /// (the next keyframe, placed at its arrival) instead of seconds behind it.
-    fn follow_live_pause(&mut self, playing: bool) {
-        if !playing && !self.live_paused {
-            gst::debug!(CAT, obj = self.element, "paused: dropping live media");
-            self.live_paused = true;
-        } else if playing && self.live_paused {
-            gst::debug!(CAT, obj = self.element, "playing again from the live edge");
-            self.live_paused = false;
-            self.demux.restart_timelines();
-            self.clock = LiveClock::default();
         }
     }
 
