@@ -230,17 +230,7 @@ impl RtmpSrc {
         }
         let name = kind.pad_name();
         let templ = self.obj().element_class().pad_template(name)?;
-        let pad = gst::Pad::builder_from_template(&templ)
-            .name(name)
-            .query_function(|pad, parent, query| {
-                RtmpSrc::catch_panic_pad_function(parent, || false, |imp| imp.src_query(pad, query))
-            })
-            .event_function(|pad, parent, event| {
-                RtmpSrc::catch_panic_pad_function(parent, || false, |imp| imp.src_event(pad, event))
-            })
-            .build();
-        // The caps come from the stream: downstream cannot negotiate others.
-        pad.use_fixed_caps();
+        let pad = source_pad(&templ, name);
         if let Err(err) = pad.set_active(true) {
             gst::error!(CAT, imp = self, "cannot activate pad {name}: {err}");
             return None;
@@ -397,6 +387,22 @@ impl RtmpSrc {
     fn is_recorded(&self) -> bool {
         self.control().is_some_and(|c| c.is_recorded())
     }
+}
+
+/// A source pad that answers queries and takes seeks; its caps come from the stream, so
+/// downstream cannot negotiate others.
+fn source_pad(templ: &gst::PadTemplate, name: &str) -> gst::Pad {
+    let pad = gst::Pad::builder_from_template(templ)
+        .name(name)
+        .query_function(|pad, parent, query| {
+            RtmpSrc::catch_panic_pad_function(parent, || false, |imp| imp.src_query(pad, query))
+        })
+        .event_function(|pad, parent, event| {
+            RtmpSrc::catch_panic_pad_function(parent, || false, |imp| imp.src_event(pad, event))
+        })
+        .build();
+    pad.use_fixed_caps();
+    pad
 }
 
 /// Connection options from the element's settings.
@@ -647,16 +653,7 @@ impl ElementImpl for RtmpSrc {
             );
             return None;
         }
-        let pad = gst::Pad::builder_from_template(templ)
-            .name("src")
-            .query_function(|pad, parent, query| {
-                RtmpSrc::catch_panic_pad_function(parent, || false, |imp| imp.src_query(pad, query))
-            })
-            .event_function(|pad, parent, event| {
-                RtmpSrc::catch_panic_pad_function(parent, || false, |imp| imp.src_event(pad, event))
-            })
-            .build();
-        pad.use_fixed_caps();
+        let pad = source_pad(templ, "src");
         pads.combiner.add_pad(&pad);
         pads.flv = Some(pad.clone());
         drop(pads);

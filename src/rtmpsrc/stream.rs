@@ -483,21 +483,7 @@ impl Streamer {
                 } else {
                     PadQueue::default()
                 });
-                let flow_element = element.clone();
-                let thread = worker::spawn(pad, queue.clone(), move |pad, flow| {
-                    flow_element.imp().update_flow(pad, flow)
-                });
-                match thread {
-                    Ok(thread) => self.control.add_worker(queue.clone(), thread),
-                    Err(err) => {
-                        gst::element_error!(
-                            self.element,
-                            gst::CoreError::Thread,
-                            ("Cannot start a pad thread: {err}")
-                        );
-                        return Flow::Break(());
-                    }
-                }
+                self.start_pad_thread(pad, &queue)?;
                 match kind {
                     StreamKind::Video => self.video = Some(queue),
                     StreamKind::Audio => self.audio = Some(queue),
@@ -575,6 +561,28 @@ impl Streamer {
             }
         }
         Flow::Continue(())
+    }
+
+    /// Starts the thread that pushes what `queue` gets on `pad`.
+    fn start_pad_thread(&self, pad: gst::Pad, queue: &Arc<PadQueue>) -> Flow {
+        let element = self.element.clone();
+        let thread = worker::spawn(pad, queue.clone(), move |pad, flow| {
+            element.imp().update_flow(pad, flow)
+        });
+        match thread {
+            Ok(thread) => {
+                self.control.add_worker(queue.clone(), thread);
+                Flow::Continue(())
+            }
+            Err(err) => {
+                gst::element_error!(
+                    self.element,
+                    gst::CoreError::Thread,
+                    ("Cannot start a pad thread: {err}")
+                );
+                Flow::Break(())
+            }
+        }
     }
 
     /// Wakes the pad threads for the frames queued since the last call.

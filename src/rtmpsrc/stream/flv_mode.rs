@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use gst::prelude::*;
-use gst::subclass::prelude::*;
 
 use super::{Flow, Streamer};
 use crate::protocol::session::SessionEvent;
 use crate::rtmpsrc::demux::{Action, EndReason};
-use crate::rtmpsrc::worker::{self, Item, PadQueue};
+use crate::rtmpsrc::worker::{Item, PadQueue};
 
 impl Streamer {
     /// Starts the FLV pad's thread with its first events and the FLV header.
@@ -18,21 +17,7 @@ impl Streamer {
             return Flow::Continue(());
         };
         let queue = Arc::new(PadQueue::default());
-        let element = self.element.clone();
-        let thread = worker::spawn(pad.clone(), queue.clone(), move |pad, flow| {
-            element.imp().update_flow(pad, flow)
-        });
-        match thread {
-            Ok(thread) => self.control.add_worker(queue.clone(), thread),
-            Err(err) => {
-                gst::element_error!(
-                    self.element,
-                    gst::CoreError::Thread,
-                    ("Cannot start a pad thread: {err}")
-                );
-                return Flow::Break(());
-            }
-        }
+        self.start_pad_thread(pad.clone(), &queue)?;
         let stream_id = pad.create_stream_id(&self.element, Some("src"));
         let events = [
             gst::event::StreamStart::builder(&stream_id)
