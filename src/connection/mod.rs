@@ -14,12 +14,11 @@ mod transport;
 pub use transport::{TlsOptions, TlsValidation};
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::location::{Scheme, Settings};
+use crate::location::Scheme;
 use crate::protocol::chunk::Payload;
 use crate::protocol::session::{
     ClientConfig, SessionError, SessionEvent, SessionMode, SessionStats, StopCommands,
@@ -93,97 +92,6 @@ impl From<SessionError> for ConnectionError {
     }
 }
 
-/// Whether the element publishes or plays, for naming errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Publish,
-    Play,
-}
-
-impl ConnectionError {
-    /// The GStreamer error message for this failure, naming the cause.
-    pub fn to_error_message(&self, direction: Direction) -> gst::ErrorMessage {
-        let text = self.to_string();
-        gst::error_msg!(self.resource_error(direction), ("{text}"))
-    }
-
-    /// The GStreamer error code for this failure (for elements that word the message themselves).
-    pub fn resource_error(&self, direction: Direction) -> gst::ResourceError {
-        use crate::protocol::session::SessionError as S;
-        let open = match direction {
-            Direction::Publish => gst::ResourceError::OpenWrite,
-            Direction::Play => gst::ResourceError::OpenRead,
-        };
-        let transfer = match direction {
-            Direction::Publish => gst::ResourceError::Write,
-            Direction::Play => gst::ResourceError::Read,
-        };
-        match self {
-            ConnectionError::Resolve { .. } => gst::ResourceError::NotFound,
-            ConnectionError::Refused(_)
-            | ConnectionError::Connect { .. }
-            | ConnectionError::Timeout(_)
-            | ConnectionError::ClosedDuringSetup(_)
-            | ConnectionError::Tls(_) => open,
-            ConnectionError::Session(session) => match session.as_ref() {
-                S::PublishBadName(_) => gst::ResourceError::Busy,
-                S::PublishDenied(_) | S::ConnectRejected { .. } | S::NotAuthorized { .. } => {
-                    gst::ResourceError::NotAuthorized
-                }
-                S::StreamNotFound(_) => gst::ResourceError::NotFound,
-                S::Handshake(_) | S::CreateStreamFailed(_) | S::StreamFailed { .. } => open,
-                _ => transfer,
-            },
-            ConnectionError::Io(_)
-            | ConnectionError::Closed
-            | ConnectionError::Stalled(_)
-            | ConnectionError::Flushing => transfer,
-            ConnectionError::Internal(_) => gst::ResourceError::Failed,
-        }
-    }
-}
-
-impl ConnectOptions {
-    /// Options from the properties both elements share; the caller adjusts element-specific ones.
-    pub fn from_settings(
-        settings: &Settings,
-        mode: SessionMode,
-    ) -> Result<ConnectOptions, gst::ErrorMessage> {
-        settings.validate().map_err(|e| {
-            gst::error_msg!(gst::ResourceError::Settings, ("Invalid location: {e}"))
-        })?;
-        let extra = settings.extra_args().map_err(|e| {
-            gst::error_msg!(
-                gst::ResourceError::Settings,
-                ("Invalid extra-connect-args: {e}")
-            )
-        })?;
-        let location = &settings.location;
-        let mut session = ClientConfig::new(&location.application, &location.tc_url(), mode);
-        session.flash_ver = settings.flash_version.clone();
-        session.extra_connect_args = extra;
-        session.user = location.username.clone();
-        session.password = location.password.clone();
-        session.auth.mode = settings.authmod.to_protocol();
-        session.secure_token = settings.secure_token.clone();
-        let tls = (location.scheme == Scheme::Rtmps).then(|| TlsOptions {
-            validation: settings.tls_validation_flags.to_validation(),
-            ca_file: settings.tls_ca_file.as_ref().map(PathBuf::from),
-        });
-        Ok(ConnectOptions {
-            tls,
-            host: location.host.clone(),
-            port: location.port,
-            timeout: Duration::from_secs(u64::from(settings.timeout.max(1))),
-            session,
-            stop_commands: StopCommands::default(),
-            max_outgoing_bytes: DEFAULT_MAX_OUTGOING_BYTES,
-            max_incoming_bytes: DEFAULT_MAX_INCOMING_BYTES,
-            log_id: "rtmp".into(),
-        })
-    }
-}
-
 impl ConnectOptions {
     /// The same options aimed at another server, from a tcUrl (`rtmp[s]://host[:port]/app`):
     /// where Enhanced RTMP's reconnect request sends a publisher.
@@ -208,19 +116,6 @@ impl ConnectOptions {
         };
         Ok(options)
     }
-}
-
-/// The `stats` structure both elements start from: rtmp2's `GstRtmpConnectionStats` fields.
-pub fn stats_structure(session: &SessionStats) -> gst::structure::Builder {
-    gst::Structure::builder("GstRtmpConnectionStats")
-        .field("in-chunk-size", session.in_chunk_size)
-        .field("out-chunk-size", session.out_chunk_size)
-        .field("in-window-ack-size", session.in_window_ack_size)
-        .field("out-window-ack-size", session.out_window_ack_size)
-        .field("in-bytes-total", session.in_bytes_total)
-        .field("out-bytes-total", session.out_bytes_total)
-        .field("in-bytes-acked", session.in_bytes_acked)
-        .field("out-bytes-acked", session.out_bytes_acked)
 }
 
 /// What an element asks the I/O thread to send while publishing. Payloads may be in several

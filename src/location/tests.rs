@@ -199,7 +199,7 @@ fn printed_forms_redact_query_values() {
         secure_token: Some("SECURE789".into()),
         ..Settings::default()
     };
-    let options = crate::connection::ConnectOptions::from_settings(
+    let options = crate::shared::connect::connect_options(
         &settings,
         crate::protocol::session::SessionMode::Publish {
             stream: loc.stream.clone(),

@@ -582,7 +582,7 @@ mod tests {
             stream: "s".into(),
             publish_type: "live".into(),
         };
-        let options = ConnectOptions::from_settings(&settings, mode).unwrap();
+        let options = crate::shared::connect::connect_options(&settings, mode).unwrap();
         let policy = ReconnectPolicy {
             attempts: 1,
             delay: Duration::ZERO,

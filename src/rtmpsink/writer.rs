@@ -16,11 +16,12 @@ use gst_base::subclass::prelude::*;
 
 use super::link::{Interrupt, Link, LinkEvent, ReconnectPolicy, Tag};
 use super::pace::Pacer;
-use crate::connection::{ConnectOptions, ConnectionError, Direction, Outgoing};
+use crate::connection::{ConnectOptions, ConnectionError, Outgoing};
 use crate::flv::FlvTagReader;
 use crate::location::Settings;
 use crate::protocol::redact::redact_query;
 use crate::protocol::session::{SessionMode, SessionStats, StopCommands};
+use crate::shared::connect::{self, Direction};
 pub use crate::shared::stats::MediaCounters;
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -282,7 +283,7 @@ fn connect_options(settings: &SinkSettings) -> Result<ConnectOptions, gst::Error
         stream: settings.common.location.stream.clone(),
         publish_type: settings.publish_type.as_str().into(),
     };
-    let mut options = ConnectOptions::from_settings(&settings.common, mode)?;
+    let mut options = connect::connect_options(&settings.common, mode)?;
     // Reconnecting resends the sequence headers itself; the chunk size is per connection.
     options.session.chunk_size = settings.chunk_size;
     options.stop_commands = settings.stop_commands;
@@ -292,7 +293,7 @@ fn connect_options(settings: &SinkSettings) -> Result<ConnectOptions, gst::Error
 
 /// The GStreamer error for a publishing connection's failure.
 pub fn error_message(err: &ConnectionError) -> gst::ErrorMessage {
-    err.to_error_message(Direction::Publish)
+    connect::error_message(err, Direction::Publish)
 }
 
 #[glib::object_subclass]

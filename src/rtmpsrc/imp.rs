@@ -419,7 +419,7 @@ fn connect_options(settings: &SrcSettings) -> Result<ConnectOptions, gst::ErrorM
         start,
         buffer_ms: settings.buffer_length,
     };
-    let mut options = ConnectOptions::from_settings(&settings.common, mode)?;
+    let mut options = crate::shared::connect::connect_options(&settings.common, mode)?;
     // As FFmpeg: ask for the length unless only a live stream will do.
     options.session.query_stream_length = settings.stream_type != StreamType::Live;
     Ok(options)

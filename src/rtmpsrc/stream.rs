@@ -26,8 +26,9 @@ use super::imp::{CAT, SrcSettings};
 use super::probe::Probed;
 use super::recorded::Playback;
 use super::worker::{self, Item, PadQueue};
-use crate::connection::{ConnectOptions, Connection, ConnectionError, Direction, Outgoing};
+use crate::connection::{ConnectOptions, Connection, ConnectionError, Outgoing};
 use crate::protocol::session::{MediaKind, SessionError, SessionEvent};
+use crate::shared::connect::{self, Direction};
 use crate::shared::reconnect;
 
 /// How often the thread wakes without data: EOS requests, the no-more-pads wait.
@@ -755,7 +756,7 @@ impl Streamer {
     fn fail_connection(&mut self, err: &ConnectionError) {
         let location = &self.settings.common.location;
         let uri = location.to_redacted_uri();
-        let code = err.resource_error(Direction::Play);
+        let code = connect::resource_error(err, Direction::Play);
         match err {
             ConnectionError::Session(session)
                 if matches!(session.as_ref(), SessionError::StreamNotFound(_)) =>

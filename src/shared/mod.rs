@@ -2,6 +2,7 @@
 //! structure, refusing start-only property changes once started, and reconnecting (backoff and
 //! the disconnected/reconnected messages).
 
+pub mod connect;
 pub mod reconnect;
 pub mod start_gate;
 pub mod stats;

@@ -58,7 +58,7 @@ impl MediaCounters {
 
 /// The `stats` structure (`GstRtmpConnectionStats`, as rtmp2 names it) with [`STATS_FIELDS`].
 pub fn stats_structure(session: &SessionStats, counters: &MediaCounters) -> gst::Structure {
-    crate::connection::stats_structure(session)
+    connection_stats(session)
         .field("audio-messages", counters.audio_messages)
         .field("audio-bytes", counters.audio_bytes)
         .field("video-messages", counters.video_messages)
@@ -67,6 +67,19 @@ pub fn stats_structure(session: &SessionStats, counters: &MediaCounters) -> gst:
         .field("data-bytes", counters.data_bytes)
         .field("reconnects", counters.reconnects)
         .build()
+}
+
+/// rtmp2's `GstRtmpConnectionStats` fields, which both elements' stats start with.
+fn connection_stats(session: &SessionStats) -> gst::structure::Builder {
+    gst::Structure::builder("GstRtmpConnectionStats")
+        .field("in-chunk-size", session.in_chunk_size)
+        .field("out-chunk-size", session.out_chunk_size)
+        .field("in-window-ack-size", session.in_window_ack_size)
+        .field("out-window-ack-size", session.out_window_ack_size)
+        .field("in-bytes-total", session.in_bytes_total)
+        .field("out-bytes-total", session.out_bytes_total)
+        .field("in-bytes-acked", session.in_bytes_acked)
+        .field("out-bytes-acked", session.out_bytes_acked)
 }
 
 #[cfg(test)]
