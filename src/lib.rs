@@ -11,6 +11,7 @@ pub mod protocol;
 pub mod rtmpsink;
 pub mod rtmpsrc;
 pub mod shared;
+pub mod uri;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     rtmpsink::register(plugin)?;

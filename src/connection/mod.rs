@@ -18,11 +18,11 @@ use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::location::Scheme;
 use crate::protocol::chunk::Payload;
 use crate::protocol::session::{
     ClientConfig, SessionError, SessionEvent, SessionMode, SessionStats, StopCommands,
 };
+use crate::uri::{Location, Scheme};
 
 /// Media waiting to be written before `send` blocks, unless an element sets its own bound.
 pub const DEFAULT_MAX_OUTGOING_BYTES: usize = 8 * 1024 * 1024;
@@ -99,9 +99,8 @@ impl ConnectOptions {
         let stream = match &self.session.mode {
             SessionMode::Publish { stream, .. } | SessionMode::Play { stream, .. } => stream,
         };
-        let location =
-            crate::location::Location::parse(&format!("{}/{stream}", tc_url.trim_end_matches('/')))
-                .map_err(|e| e.to_string())?;
+        let location = Location::parse(&format!("{}/{stream}", tc_url.trim_end_matches('/')))
+            .map_err(|e| e.to_string())?;
         let mut options = self.clone();
         options.host = location.host.clone();
         options.port = location.port;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::uri::percent_decode;
 
 fn parse(uri: &str) -> Location {
     Location::parse(uri).unwrap_or_else(|e| panic!("{uri}: {e}"))
