@@ -840,3 +840,19 @@ fn unsupported_seeks_on_a_recording_are_refused() {
     check_key_unit(&src_after(&player, "video", &seek, 5), 4.0, 5.0);
     player.assert_no_error();
 }
+
+/// `stream-type=recorded` with `async-connect=false` still connects when going to PAUSED: a
+/// recording must preroll (waiting for PLAYING would leave the pipeline in PAUSED for good).
+#[test]
+fn a_forced_recording_prerolls_without_async_connect() {
+    let (_nginx, _file, url) = serve(Recording::aac_flv());
+    let player = VodPlayer::new(
+        &url,
+        &[("stream-type", "recorded"), ("async-connect", "false")],
+        false,
+        &[("audio", "queue ! avdec_aac")],
+    );
+    player.preroll();
+    assert_in("duration", player.duration().expect("duration"), 4.8, 5.2);
+    player.assert_no_error();
+}

@@ -164,7 +164,8 @@ impl Streamer {
                 probed.connection
             }
             None => {
-                if !self.settings.common.async_connect {
+                // A recording prerolls: it needs its data in PAUSED, whatever async-connect says.
+                if !self.settings.common.async_connect && !self.recorded {
                     self.control.wait_playing()?;
                 }
                 Connection::start(self.options.clone()).map(Arc::new)
