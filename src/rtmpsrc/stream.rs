@@ -222,8 +222,9 @@ impl Streamer {
                 return connection;
             }
             let playing = self.control.is_playing();
-            if !playing {
-                // Time spent paused does not count as idle.
+            if !playing || (self.recorded && self.ended) {
+                // Time spent paused, or at the end of a recording (waiting for a seek), does
+                // not count as idle.
                 last_activity = Instant::now();
             }
             if self.recorded {
