@@ -306,8 +306,15 @@ fn data_messages_count_by_size_toward_the_incoming_bound() {
         options.max_incoming_bytes = BOUND;
         let connection = Connection::start(options).unwrap();
         connection.wait_ready().unwrap();
-        // Time for the I/O thread to read whatever it would (loopback takes 3 MB in far less).
-        std::thread::sleep(Duration::from_millis(1000));
+        // Until the I/O thread stops reading because the queue is full (it then waits for room).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !connection.shared.lock().io_wants_room {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the I/O thread never stopped reading"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let queued = {
             let inner = connection.shared.lock();
             let data = |e: &&SessionEvent| matches!(e, SessionEvent::Data { .. });
