@@ -1,5 +1,5 @@
-//! The RTMP handshake: the client side here, the server side in [`ServerHandshake`], sharing the digest
-//! helpers below.
+//! The RTMP handshake: the client side here, the server side in [`ServerHandshake`], sharing
+//! the digest helpers below.
 //!
 //! C0+C1 go out, S0+S1+S2 come in, C2 goes out. Two forms of C1 exist:
 //! - simple: time, zero, 1528 random bytes (what rtmp2 and most servers accept);

@@ -1,9 +1,11 @@
-//! The server handshake against FFmpeg 5.1 as a client, over a plain `std::net::TcpListener`: as a
-//! publisher (`-f flv rtmp://…`) and as a player (`-i rtmp://…`). FFmpeg sends a digest C1; as a
+//! The server handshake against real clients over a plain `std::net::TcpListener`: FFmpeg 5.1 as a
+//! publisher (`-f flv rtmp://…`) and as a player (`-i rtmp://…`), and GStreamer's rtmp2sink, whose
+//! plain C1 (zero version) gets the simple answer. FFmpeg sends a digest C1; as a
 //! player it also checks our S1 digest and our S2's answer to its C1 digest ("Signature mismatch"
 //! otherwise) before it sends C2. Either way it sends its `connect` command only after accepting
 //! S0+S1+S2, so the first chunk after C2 being a `connect` (type 0 header on chunk stream 3,
-//! message type 20, AMF0 command) proves FFmpeg took the handshake. Missing ffmpeg fails the test.
+//! message type 20, AMF0 command) proves the client took the handshake. Missing ffmpeg or
+//! gst-launch-1.0 fails the tests.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,17 +17,17 @@ use gstrtmp::protocol::handshake::{ServerHandshake, ServerHandshakeForm, ServerH
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An ffmpeg we started; killed by its own handle on drop.
-struct Ffmpeg(Child);
+/// A client process we started; killed by its own handle on drop.
+struct Client(Child);
 
-impl Drop for Ffmpeg {
+impl Drop for Client {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
-fn accept(listener: &TcpListener, ffmpeg: &mut Ffmpeg) -> TcpStream {
+fn accept(listener: &TcpListener, client: &mut Client) -> TcpStream {
     listener.set_nonblocking(true).unwrap();
     let deadline = Instant::now() + TIMEOUT;
     loop {
@@ -36,10 +38,10 @@ fn accept(listener: &TcpListener, ffmpeg: &mut Ffmpeg) -> TcpStream {
                 return stream;
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                if let Ok(Some(status)) = ffmpeg.0.try_wait() {
-                    panic!("ffmpeg exited with {status} before connecting");
+                if let Ok(Some(status)) = client.0.try_wait() {
+                    panic!("the client exited with {status} before connecting");
                 }
-                assert!(Instant::now() < deadline, "ffmpeg did not connect");
+                assert!(Instant::now() < deadline, "the client did not connect");
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(e) => panic!("accept: {e}"),
@@ -57,7 +59,7 @@ fn handshake_and_first_chunk(stream: &mut TcpStream) -> (ServerHandshakeForm, By
     let mut done = false;
     loop {
         if !done {
-            let progress = hs.feed(&mut input).expect("FFmpeg's handshake refused");
+            let progress = hs.feed(&mut input).expect("the client's handshake refused");
             let (ServerHandshakeProgress::NeedMore(send) | ServerHandshakeProgress::Done(send)) =
                 &progress;
             stream.write_all(send).unwrap();
@@ -66,34 +68,40 @@ fn handshake_and_first_chunk(stream: &mut TcpStream) -> (ServerHandshakeForm, By
         if done && input.len() >= 12 {
             return (hs.form().unwrap(), input);
         }
-        let n = stream.read(&mut buf).expect("read from ffmpeg");
-        assert!(n > 0, "ffmpeg closed the connection (done: {done})");
+        let n = stream.read(&mut buf).expect("read from the client");
+        assert!(n > 0, "the client closed the connection (done: {done})");
         input.extend_from_slice(&buf[..n]);
     }
 }
 
-fn check_against(args: &[&str]) {
+/// Runs `program` with `args` (`URL` replaced by a URL to our listener) and checks the handshake
+/// takes the `expected` form and is followed by `connect`.
+fn check_against(program: &str, args: &[&str], expected: ServerHandshakeForm) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!(
         "rtmp://127.0.0.1:{}/live/x",
         listener.local_addr().unwrap().port()
     );
+    let location = format!("location={url}");
     let args: Vec<&str> = args
         .iter()
-        .map(|&a| if a == "URL" { url.as_str() } else { a })
+        .map(|&a| match a {
+            "URL" => url.as_str(),
+            "location=URL" => location.as_str(),
+            a => a,
+        })
         .collect();
-    let mut ffmpeg = Ffmpeg(
-        Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+    let mut client = Client(
+        Command::new(program)
             .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("ffmpeg is needed for this test"),
+            .unwrap_or_else(|e| panic!("{program} is needed for this test: {e}")),
     );
-    let mut stream = accept(&listener, &mut ffmpeg);
+    let mut stream = accept(&listener, &mut client);
     let (form, after) = handshake_and_first_chunk(&mut stream);
-    assert_eq!(form, ServerHandshakeForm::Digest { base: 8 });
+    assert_eq!(form, expected);
     // Basic header: fmt 0, chunk stream 3; message header: timestamp, length, type 20 (AMF0 command).
     assert_eq!(after[0], 0x03, "first chunk header {:02x?}", &after[..12]);
     assert_eq!(after[7], 20, "first chunk header {:02x?}", &after[..12]);
@@ -104,9 +112,11 @@ fn check_against(args: &[&str]) {
     }
 }
 
+const FFMPEG: [&str; 4] = ["-hide_banner", "-loglevel", "error", "-nostdin"];
+
 #[test]
 fn ffmpeg_publisher_accepts_the_handshake() {
-    check_against(&[
+    let args = [
         "-re",
         "-f",
         "lavfi",
@@ -117,10 +127,31 @@ fn ffmpeg_publisher_accepts_the_handshake() {
         "-f",
         "flv",
         "URL",
-    ]);
+    ];
+    check_against(
+        "ffmpeg",
+        &[&FFMPEG[..], &args].concat(),
+        ServerHandshakeForm::Digest { base: 8 },
+    );
 }
 
 #[test]
 fn ffmpeg_player_verifies_our_digests() {
-    check_against(&["-i", "URL", "-t", "1", "-f", "null", "-"]);
+    let args = ["-i", "URL", "-t", "1", "-f", "null", "-"];
+    check_against(
+        "ffmpeg",
+        &[&FFMPEG[..], &args].concat(),
+        ServerHandshakeForm::Digest { base: 8 },
+    );
+}
+
+#[test]
+fn rtmp2sink_gets_the_simple_answer() {
+    let pipeline = "videotestsrc is-live=true ! video/x-raw,width=64,height=64 ! \
+                    x264enc tune=zerolatency ! flvmux streamable=true ! rtmp2sink location=URL";
+    check_against(
+        "gst-launch-1.0",
+        &pipeline.split_whitespace().collect::<Vec<_>>(),
+        ServerHandshakeForm::Simple,
+    );
 }
