@@ -1,11 +1,11 @@
 //! The server handshake against real clients over a plain `std::net::TcpListener`: FFmpeg 5.1 as a
 //! publisher (`-f flv rtmp://…`) and as a player (`-i rtmp://…`), and GStreamer's rtmp2sink, whose
-//! plain C1 (zero version) gets the simple answer. FFmpeg sends a digest C1; as a
-//! player it also checks our S1 digest and our S2's answer to its C1 digest ("Signature mismatch"
-//! otherwise) before it sends C2. Either way it sends its `connect` command only after accepting
-//! S0+S1+S2, so the first chunk after C2 being a `connect` (type 0 header on chunk stream 3,
-//! message type 20, AMF0 command) proves the client took the handshake. Missing ffmpeg or
-//! gst-launch-1.0 fails the tests.
+//! plain C1 (zero version) gets the simple answer. FFmpeg sends a digest C1; as a player it also
+//! checks our S1 digest and our S2's answer to its C1 digest ("Signature mismatch" otherwise)
+//! before it sends C2. A client sends its `connect` command only after accepting S0+S1+S2, so the
+//! first chunk after C2 being a `connect` (type 0 header on chunk stream 3, message type 20, AMF0
+//! string "connect") proves the client took the handshake. Missing ffmpeg or gst-launch-1.0 fails
+//! the tests.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -50,7 +50,7 @@ fn accept(listener: &TcpListener, client: &mut Client) -> TcpStream {
 }
 
 /// Runs the server handshake on `stream`; returns the form chosen and the bytes read after C2
-/// (at least 12, a type 0 chunk header).
+/// (at least 22: a type 0 chunk header and the command name).
 fn handshake_and_first_chunk(stream: &mut TcpStream) -> (ServerHandshakeForm, BytesMut) {
     let random: Vec<u8> = (0..3032u32).map(|i| (i * 13 + 5) as u8).collect();
     let mut hs = ServerHandshake::new(0, &random);
@@ -65,7 +65,7 @@ fn handshake_and_first_chunk(stream: &mut TcpStream) -> (ServerHandshakeForm, By
             stream.write_all(send).unwrap();
             done = matches!(progress, ServerHandshakeProgress::Done(_));
         }
-        if done && input.len() >= 12 {
+        if done && input.len() >= 22 {
             return (hs.form().unwrap(), input);
         }
         let n = stream.read(&mut buf).expect("read from the client");
@@ -106,10 +106,7 @@ fn check_against(program: &str, args: &[&str], expected: ServerHandshakeForm) {
     assert_eq!(after[0], 0x03, "first chunk header {:02x?}", &after[..12]);
     assert_eq!(after[7], 20, "first chunk header {:02x?}", &after[..12]);
     // AMF0 string "connect" opens the command.
-    let body = &after[12..];
-    if body.len() >= 10 {
-        assert_eq!(&body[..10], b"\x02\x00\x07connect");
-    }
+    assert_eq!(&after[12..22], b"\x02\x00\x07connect");
 }
 
 const FFMPEG: [&str; 4] = ["-hide_banner", "-loglevel", "error", "-nostdin"];
