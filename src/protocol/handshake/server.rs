@@ -8,8 +8,8 @@
 //! - any other C1 gets a plain S1 (zero version) and an S2 that echoes C1, as rtmp2 and simple
 //!   servers expect.
 //!
-//! C2's content is not checked, only its length is awaited: FFmpeg's and nginx-rtmp's servers do
-//! not check it either, and clients differ in what they echo.
+//! C2's content is not checked, only its length is awaited: FFmpeg's server only logs a mismatch,
+//! nginx-rtmp does not look, and clients differ in what they echo.
 //!
 //! Sans-IO: the caller supplies S1's time field and random bytes, feeds what it reads and sends
 //! what it is given.
@@ -151,7 +151,8 @@ impl ServerHandshake {
         };
         self.form = Some(ServerHandshakeForm::Digest { base });
 
-        // S1 is signed in the client's layout: clients look there first, and some only there.
+        // S1 is signed in the client's layout, as nginx-rtmp does: a client that knows one layout only
+        // finds it where it put its own.
         let s1 = &mut out[1..];
         if let Some(offset) = digest_offset(s1, base)
             && let Some(mac) = block_mac(&SERVER_KEY[..SERVER_KEY_TEXT_LEN], s1, offset)
@@ -176,8 +177,8 @@ impl ServerHandshake {
 }
 
 /// The client's C1 digest and the base of its layout, if C1 carries a valid one. A zero version marks
-/// a client that does no digests (rtmp2, our simple mode): nothing to look for, as nginx-rtmp and
-/// FFmpeg's server decide too.
+/// a client that does no digests (rtmp2, our simple mode): nothing to look for, as nginx-rtmp
+/// decides too (FFmpeg's server does no digests at all).
 fn client_digest(c1: &[u8]) -> Option<(usize, [u8; DIGEST_LEN])> {
     if c1.get(4..8) == Some(&[0; 4][..]) {
         return None;
