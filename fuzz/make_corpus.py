@@ -215,6 +215,16 @@ write("handshake", "digest_server_second_layout", b"\x07\x00\x00\x03\xe8" + patt
 write("handshake", "digest_server_bad_s2", b"\x0b\x10\x03\x03\xe8" + pattern[:600])
 write("handshake", "rtmpe", b"\x00\x00\x00\x00\x00\x06" + pattern[:100])
 
+# Server handshake: control byte (client C1 kind), S1 time, then client bytes or C1 material.
+ffmpeg_c0c1 = bytes.fromhex(open(os.path.join(ROOT, "src/protocol/handshake/testdata/ffmpeg51_c0c1.hex")).read().strip())
+write("server_handshake", "raw_simple", b"\x00\x00\x00\x00\x09" + b"\x03" + plain_s1 + pattern + b"\x02\x00")
+write("server_handshake", "ffmpeg51", b"\x00\x00\x00\x00\x09" + ffmpeg_c0c1 + pattern + b"\x03\x00")
+write("server_handshake", "simple_client", b"\x01\x00\x00\x03\xe8" + pattern[:1528] + pattern + b"\x03")
+write("server_handshake", "digest_client", b"\x02\x00\x00\x03\xe8" + pattern[:1528] + pattern[:100])
+write("server_handshake", "second_layout", b"\x03\x00\x00\x03\xe8" + pattern + pattern[:100])
+write("server_handshake", "rtmpe", b"\x00\x00\x00\x00\x00\x06" + pattern[:100])
+write("server_handshake", "tls", b"\x00\x00\x00\x00\x00\x16\x03\x01\x02\x00")
+
 # Session: control byte, seed, then what the server sends after the handshake.
 write("session", "nginx_publish", b"\x14\x01\x02\x03\x04" + nginx)
 write("session", "nginx_publish_digest", b"\x1e\x05\x06\x07\x08" + nginx)

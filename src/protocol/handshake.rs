@@ -1,4 +1,5 @@
-//! The RTMP handshake, client side.
+//! The RTMP handshake: the client side here, the server side in [`ServerHandshake`], sharing
+//! the digest helpers below.
 //!
 //! C0+C1 go out, S0+S1+S2 come in, C2 goes out. Two forms of C1 exist:
 //! - simple: time, zero, 1528 random bytes (what rtmp2 and most servers accept);
@@ -34,7 +35,7 @@ pub enum HandshakeMode {
     Digest,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum HandshakeError {
     #[error("server speaks RTMP version {0}, not 3")]
     UnsupportedVersion(u8),
@@ -48,6 +49,13 @@ pub enum HandshakeError {
     /// The server sent a digest S1 but its S2 does not carry the digest of our C1.
     #[error("server's S2 digest does not match our C1 digest")]
     BadDigest,
+    /// Server side: the client's C0 is not 3 (RTMPE's 6, 8 and 9 included: not supported).
+    #[error("client speaks RTMP version {0}, not 3")]
+    UnsupportedClientVersion(u8),
+    /// Server side: the client speaks another protocol we can name from its first byte (a TLS
+    /// ClientHello: an `rtmps://` client on a plain port; an HTTP request).
+    #[error("not an RTMP client (it sent {0})")]
+    ClientNotRtmp(&'static str),
 }
 
 /// Names the protocol of an answer that is not RTMP, from its first byte: no RTMP version is
@@ -136,20 +144,27 @@ fn block_mac(key: &[u8], block: &[u8], offset: usize) -> Option<HmacSha256> {
     Some(mac)
 }
 
+/// The digest of `block` keyed by `key` and the base of its layout, trying the layouts in the order
+/// of `bases`; `None` if none verifies.
+fn find_digest(block: &[u8], key: &[u8], bases: [usize; 2]) -> Option<(usize, [u8; DIGEST_LEN])> {
+    bases.into_iter().find_map(|base| {
+        let offset = digest_offset(block, base)?;
+        let digest = block.get(offset..offset + DIGEST_LEN)?;
+        block_mac(key, block, offset)?.verify_slice(digest).ok()?;
+        Some((base, digest.try_into().ok()?))
+    })
+}
+
 /// The server's S1 digest, if S1 carries a valid one in either layout. The layout we use for C1 is
 /// tried first, then the other, as librtmp does (FFmpeg tries them the other way round; a false match
 /// is a 2^-256 event, so the order only saves a hash).
 fn find_server_digest(s1: &[u8]) -> Option<[u8; DIGEST_LEN]> {
-    [DIGEST_FIRST_BASE, DIGEST_SECOND_BASE]
-        .into_iter()
-        .find_map(|base| {
-            let offset = digest_offset(s1, base)?;
-            let digest = s1.get(offset..offset + DIGEST_LEN)?;
-            block_mac(&SERVER_KEY[..SERVER_KEY_TEXT_LEN], s1, offset)?
-                .verify_slice(digest)
-                .ok()?;
-            digest.try_into().ok()
-        })
+    find_digest(
+        s1,
+        &SERVER_KEY[..SERVER_KEY_TEXT_LEN],
+        [DIGEST_FIRST_BASE, DIGEST_SECOND_BASE],
+    )
+    .map(|(_, digest)| digest)
 }
 
 /// The key for the trailing digest of S2/C2: HMAC(full key of the sender, the peer's C1/S1 digest).
@@ -297,6 +312,9 @@ impl ClientHandshake {
         Ok(c2.freeze())
     }
 }
+
+mod server;
+pub use server::{ServerHandshake, ServerHandshakeForm, ServerHandshakeProgress};
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,8 @@
 //! I/O (plain TCP, TLS, tunnelling).
 //!
 //! - [`amf0`] / [`amf3`]: the value encodings used by commands and metadata.
-//! - [`handshake`]: C0/C1/C2 against S0/S1/S2, simple and HMAC-SHA256 digest.
+//! - [`handshake`]: C0/C1/C2 against S0/S1/S2, simple and HMAC-SHA256 digest, client and server
+//!   side.
 //! - [`chunk`]: splitting messages into chunks and reassembling them.
 //! - [`message`]: typed protocol control, user control, command and media messages.
 //! - [`session`]: the client state machine (connect, publish, play, status).
