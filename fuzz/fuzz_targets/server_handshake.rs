@@ -14,10 +14,9 @@
 #![no_main]
 
 use bytes::{Bytes, BytesMut};
-use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
-use sha2::Sha256;
 
+use gst_plugin_rtmp_fuzz::digest::{block_digest, hmac, key, offset};
 use gst_plugin_rtmp_fuzz::split_plans;
 use gstrtmp::protocol::handshake::{
     ClientHandshake, HANDSHAKE_SIZE, HandshakeError, HandshakeMode, HandshakeProgress,
@@ -26,38 +25,6 @@ use gstrtmp::protocol::handshake::{
 
 const REQUEST_LEN: usize = 1 + HANDSHAKE_SIZE;
 const TOTAL_LEN: usize = 1 + 2 * HANDSHAKE_SIZE;
-const TAIL: [u8; 32] = [
-    0xF0, 0xEE, 0xC2, 0x4A, 0x80, 0x68, 0xBE, 0xE8, 0x2E, 0x00, 0xD0, 0xD1, 0x02, 0x9E, 0x7E, 0x57,
-    0x6E, 0xEC, 0x5D, 0x2D, 0x29, 0x80, 0x6F, 0xAB, 0x93, 0xB8, 0xE6, 0x36, 0xCF, 0xEB, 0x31, 0xAE,
-];
-
-fn key(text: &[u8]) -> Vec<u8> {
-    [text, &TAIL].concat()
-}
-
-fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().into()
-}
-
-fn offset(block: &[u8], base: usize) -> usize {
-    block[base..base + 4]
-        .iter()
-        .map(|&b| b as usize)
-        .sum::<usize>()
-        % 728
-        + base
-        + 4
-}
-
-fn block_digest(block: &[u8], key: &[u8], base: usize) -> [u8; 32] {
-    let off = offset(block, base);
-    hmac(key, &[&block[..off], &block[off + 32..]])
-}
-
 fn valid_digest(block: &[u8], key: &[u8], base: usize) -> Option<[u8; 32]> {
     let off = offset(block, base);
     let digest = block_digest(block, key, base);

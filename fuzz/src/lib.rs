@@ -1,5 +1,5 @@
 //! Helpers shared by the fuzz targets: NaN-aware value equality, a heap meter, a small PRNG
-//! for split points and hex decoding for building inputs.
+//! for split points, hex decoding for building inputs, and the handshake digests.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -282,4 +282,44 @@ pub fn split_plans(len: usize, seed: u64) -> Vec<Vec<usize>> {
         plans.push(plan);
     }
     plans
+}
+
+/// The handshake digests as Flash Player and FMS compute them, written apart from the crate's own
+/// code so that the handshake targets check it rather than repeat it.
+pub mod digest {
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    pub const TAIL: [u8; 32] = [
+        0xF0, 0xEE, 0xC2, 0x4A, 0x80, 0x68, 0xBE, 0xE8, 0x2E, 0x00, 0xD0, 0xD1, 0x02, 0x9E, 0x7E,
+        0x57, 0x6E, 0xEC, 0x5D, 0x2D, 0x29, 0x80, 0x6F, 0xAB, 0x93, 0xB8, 0xE6, 0x36, 0xCF, 0xEB,
+        0x31, 0xAE,
+    ];
+
+    pub fn key(text: &[u8]) -> Vec<u8> {
+        [text, &TAIL].concat()
+    }
+
+    pub fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    pub fn offset(block: &[u8], base: usize) -> usize {
+        block[base..base + 4]
+            .iter()
+            .map(|&b| b as usize)
+            .sum::<usize>()
+            % 728
+            + base
+            + 4
+    }
+
+    pub fn block_digest(block: &[u8], key: &[u8], base: usize) -> [u8; 32] {
+        let off = offset(block, base);
+        hmac(key, &[&block[..off], &block[off + 32..]])
+    }
 }

@@ -1,58 +1,15 @@
 //! Server handshake tests: against [`ClientHandshake`] in memory in both modes (the client checks
 //! the server's digest S2, so a passing digest run proves the server's digest right), against a C1
 //! signed in the other layout, against a C0+C1 captured from FFmpeg 5.1, and with every split of
-//! the input. The digest checks use helpers written here independently of the module's.
+//! the input. The digest checks use the client tests' helpers, written independently of the module's.
 
+use super::super::tests::{fms_key, fp_key, h, offset, pattern, valid_digest};
 use super::super::{ClientHandshake, HandshakeMode, HandshakeProgress, find_server_digest};
 use super::*;
-use hmac::Hmac;
-use sha2::Sha256;
-
-const TAIL: [u8; 32] = [
-    0xF0, 0xEE, 0xC2, 0x4A, 0x80, 0x68, 0xBE, 0xE8, 0x2E, 0x00, 0xD0, 0xD1, 0x02, 0x9E, 0x7E, 0x57,
-    0x6E, 0xEC, 0x5D, 0x2D, 0x29, 0x80, 0x6F, 0xAB, 0x93, 0xB8, 0xE6, 0x36, 0xCF, 0xEB, 0x31, 0xAE,
-];
 
 /// C0+C1 FFmpeg 5.1 (Debian 5.1.9) sent when publishing (`ffmpeg -f flv rtmp://…`), captured with a
 /// throwaway TCP listener: version 9.0.124.2, digest in the first-half layout.
 const FFMPEG51_C0C1: &str = include_str!("testdata/ffmpeg51_c0c1.hex");
-
-fn fp_key() -> Vec<u8> {
-    [&b"Genuine Adobe Flash Player 001"[..], &TAIL].concat()
-}
-
-fn fms_key() -> Vec<u8> {
-    [&b"Genuine Adobe Flash Media Server 001"[..], &TAIL].concat()
-}
-
-fn h(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().into()
-}
-
-fn offset(block: &[u8], base: usize) -> usize {
-    block[base..base + 4]
-        .iter()
-        .map(|&b| b as usize)
-        .sum::<usize>()
-        % 728
-        + base
-        + 4
-}
-
-/// The digest at the `base` layout, if it verifies with `key`.
-fn valid_digest(block: &[u8], key: &[u8], base: usize) -> Option<[u8; 32]> {
-    let off = offset(block, base);
-    let digest = h(key, &[&block[..off], &block[off + 32..]]);
-    (block[off..off + 32] == digest).then_some(digest)
-}
-
-fn pattern(len: usize, mul: usize, add: usize) -> Vec<u8> {
-    (0..len).map(|i| ((i * mul + add) & 0xff) as u8).collect()
-}
 
 fn unhex(text: &str) -> Vec<u8> {
     let text = text.trim();

@@ -1,22 +1,23 @@
 //! Handshake tests against fake servers written here independently of the module's helpers, and
-//! known-answer vectors computed with Python's `hmac`/`hashlib`.
+//! known-answer vectors computed with Python's `hmac`/`hashlib`. The digest helpers serve the
+//! server handshake's tests too.
 
 use super::*;
 
-const TAIL: [u8; 32] = [
+pub(super) const TAIL: [u8; 32] = [
     0xF0, 0xEE, 0xC2, 0x4A, 0x80, 0x68, 0xBE, 0xE8, 0x2E, 0x00, 0xD0, 0xD1, 0x02, 0x9E, 0x7E, 0x57,
     0x6E, 0xEC, 0x5D, 0x2D, 0x29, 0x80, 0x6F, 0xAB, 0x93, 0xB8, 0xE6, 0x36, 0xCF, 0xEB, 0x31, 0xAE,
 ];
 
-fn fp_key() -> Vec<u8> {
+pub(super) fn fp_key() -> Vec<u8> {
     [&b"Genuine Adobe Flash Player 001"[..], &TAIL].concat()
 }
 
-fn fms_key() -> Vec<u8> {
+pub(super) fn fms_key() -> Vec<u8> {
     [&b"Genuine Adobe Flash Media Server 001"[..], &TAIL].concat()
 }
 
-fn h(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+pub(super) fn h(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
     for part in parts {
         mac.update(part);
@@ -24,7 +25,7 @@ fn h(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn offset(block: &[u8], base: usize) -> usize {
+pub(super) fn offset(block: &[u8], base: usize) -> usize {
     block[base..base + 4]
         .iter()
         .map(|&b| b as usize)
@@ -35,20 +36,20 @@ fn offset(block: &[u8], base: usize) -> usize {
 }
 
 /// The digest at the `base` layout, if it verifies with `key`.
-fn valid_digest(block: &[u8], key: &[u8], base: usize) -> Option<[u8; 32]> {
+pub(super) fn valid_digest(block: &[u8], key: &[u8], base: usize) -> Option<[u8; 32]> {
     let off = offset(block, base);
     let digest = h(key, &[&block[..off], &block[off + 32..]]);
     (block[off..off + 32] == digest).then_some(digest)
 }
 
-fn sign(block: &mut [u8], key: &[u8], base: usize) -> [u8; 32] {
+pub(super) fn sign(block: &mut [u8], key: &[u8], base: usize) -> [u8; 32] {
     let off = offset(block, base);
     let digest = h(key, &[&block[..off], &block[off + 32..]]);
     block[off..off + 32].copy_from_slice(&digest);
     digest
 }
 
-fn pattern(len: usize, mul: usize, add: usize) -> Vec<u8> {
+pub(super) fn pattern(len: usize, mul: usize, add: usize) -> Vec<u8> {
     (0..len).map(|i| ((i * mul + add) & 0xff) as u8).collect()
 }
 
