@@ -126,11 +126,41 @@ fn count(side: &str, url: &str) -> Result<(), String> {
         .set_state(gst::State::Playing)
         .map_err(|e| e.to_string())?;
     let result = wait_end(&pipeline, Duration::from_secs(110));
+    // THREAD_CPU=1: where the CPU went, per thread, read while the threads still exist.
+    if std::env::var_os("THREAD_CPU").is_some() {
+        print_thread_cpu();
+    }
     let _ = pipeline.set_state(gst::State::Null);
     result?;
     let n = |log: &Log| log.lock().map(|l| l.len()).unwrap_or(0);
     println!("frames {} {}", n(&video), n(&audio));
     Ok(())
+}
+
+/// Prints each thread's name and time on a CPU so far (schedstat, in ms) to stderr.
+fn print_thread_cpu() {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    let mut rows: Vec<(String, f64)> = tasks
+        .flatten()
+        .filter_map(|task| {
+            let dir = task.path();
+            let name = std::fs::read_to_string(dir.join("comm")).ok()?;
+            let stat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
+            let ns: f64 = stat.split_whitespace().next()?.parse().ok()?;
+            Some((name.trim().to_owned(), ns / 1e6))
+        })
+        .collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
+    {
+        eprintln!("peak\t{}", line.trim_start_matches("VmHWM:").trim());
+    }
+    for (name, ms) in rows {
+        eprintln!("thread\t{name}\t{ms:.2}");
+    }
 }
 
 /// Pairs player frames with published ones by order, checking sizes; returns delays in ms and

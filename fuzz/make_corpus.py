@@ -229,3 +229,38 @@ write("server_handshake", "tls", b"\x00\x00\x00\x00\x00\x16\x03\x01\x02\x00")
 write("session", "nginx_publish", b"\x14\x01\x02\x03\x04" + nginx)
 write("session", "nginx_publish_digest", b"\x1e\x05\x06\x07\x08" + nginx)
 write("session", "play", b"\x01\x01\x02\x03\x04" + play_stream)
+
+# Server session: control byte (bit 0: the client's own handshake follows), seed, then the
+# client's bytes: real clients' captures (src/protocol/session/server/testdata), with their
+# handshake or after it, and a client announcing 16 MiB before connect.
+captures = os.path.join(ROOT, "src/protocol/session/server/testdata")
+for name in sorted(os.listdir(captures)):
+    capture = open(os.path.join(captures, name), "rb").read()
+    base = name.rsplit(".", 1)[0]
+    write("server_session", base, b"\x01\x01\x02\x03\x04" + capture)
+    write("server_session", base + "_refusing", b"\x03\x05\x06\x07\x08" + capture[1 + 2 * 1536:])
+write("server_session", "huge_before_connect", b"\x00\x01\x02\x03\x04" + bytes([3, 0, 0, 0, 0xFF, 0xFF, 0xFF, 20, 0, 0, 0, 0]) + bytes(300))
+
+# RTMPT server side: 8 bytes of split seed, then one HTTP connection's bytes (requests as FFmpeg
+# 5.1 and librtmp write them, pipelined; and refusals).
+def rtmpt_post(path, body, extra=b""):
+    return (b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1:1935\r\nAccept: */*\r\n"
+            b"User-Agent: Shockwave Flash\r\nConnection: keep-alive\r\n" + extra +
+            b"Content-Type: application/x-fcs\r\nContent-Length: " + str(len(body)).encode() +
+            b"\r\n\r\n" + body)
+
+
+SEED = b"\x01\x02\x03\x04\x05\x06\x07\x08"
+ID = b"0123456789abcdef0123456789abcdef"
+write("rtmpt_server", "ffmpeg_session", SEED + b"".join([
+    rtmpt_post(b"/open/1", b"\x00", b"Icy-MetaData: 1\r\n"),
+    rtmpt_post(b"/send/" + ID + b"/0", b"\x03" + bytes(range(256)) * 6),
+    rtmpt_post(b"/idle/" + ID + b"/1", b"\x00"),
+    rtmpt_post(b"/close/" + ID + b"/2", b"\x00"),
+]))
+write("rtmpt_server", "librtmp_idle", SEED + b"".join([
+    rtmpt_post(b"/idle/" + ID + b"/7", b"\x00", b"Cache-Control: no-cache\r\n"),
+    rtmpt_post(b"http://127.0.0.1:1935/send/" + ID + b"/8?x", b"\x01\x02"),
+]))
+write("rtmpt_server", "refusals", SEED + b"GET / HTTP/1.0\r\n\r\n")
+write("rtmpt_server", "chunked", SEED + b"POST /open/1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n\x00\r\n0\r\n\r\n")

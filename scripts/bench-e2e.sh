@@ -17,22 +17,33 @@
 #      voaacenc, published and played in one process; per video frame, the time from h264parse's
 #      output on the publisher to the player's fakesink. Median and 95th percentile per side,
 #      alternating ours and the anchor RUNS times, LATENCY_SECONDS (20) each.
+#  (e) many publishes: PUBLISHES (16) real-time publishes of a 4 Mbit/s 720p H.264 + AAC file
+#      (PUBLISH_SECONDS, 20 s) from one gst-launch-1.0 process, paced by the clock (sync=true,
+#      the sinks' default), each to its own stream:
+#        ours:   filesrc ! flvdemux ! parsers ! rtmpsink            (x PUBLISHES)
+#        anchor: filesrc ! flvdemux ! parsers ! flvmux streamable=true ! rtmp2sink
+#      CPU and peak RSS of the process, alternating ours and the anchor RUNS times.
 #
-# Each of (a) and (b) alternates ours and the anchor RUNS times in one go and reports medians of
+# Each of (a), (b) and (e) alternates ours and the anchor RUNS times in one go and reports medians of
 # CPU seconds (user+sys of the gst-launch or player process), wall time and peak RSS, and ours/anchor ratios.
 # Results: target/bench-e2e/<timestamp>/ (raw.tsv, summary.md).
 #
 # Environment (optional):
 #   RUNS=3            runs of each side
 #   SKIP_BUILD=1      use target/release as it is
-#   PARTS="a b c d"   which parts to run
+#   PLUGIN_DIR=DIR    measure DIR/libgstrtmp.so and DIR/examples/latency instead (an A/B of two
+#                     builds; with SKIP_BUILD=1)
+#   PARTS="a b c d e" which parts to run
 #   LATENCY_SECONDS=20  length of each (d) run
+#   PUBLISHES=16 PUBLISH_SECONDS=20  publishes and input length of (e)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=${RUNS:-3}
-PARTS=${PARTS:-a b c d}
+PARTS=${PARTS:-a b c d e}
 LATENCY_SECONDS=${LATENCY_SECONDS:-20}
+PUBLISHES=${PUBLISHES:-16}
+PUBLISH_SECONDS=${PUBLISH_SECONDS:-20}
 
 bash scripts/install-deps.sh
 need_pkg() {
@@ -50,7 +61,7 @@ fi
 if [ -z "${SKIP_BUILD:-}" ]; then
     cargo build --release --lib --example latency
 fi
-PLUGIN_DIR=$ROOT/target/release
+PLUGIN_DIR=${PLUGIN_DIR:-$ROOT/target/release}
 LATENCY=$PLUGIN_DIR/examples/latency
 
 OUT=$ROOT/target/bench-e2e/$(date +%Y%m%d-%H%M%S)
@@ -234,6 +245,8 @@ play_run() { # side run
         return 1
     fi
     read -r WALL USER SYS RSS <"$WORK/play.time"
+    # Kept for THREAD_CPU=1 (the player's CPU per thread) and other diagnostics.
+    cp "$log" "$OUT/play-$1-$2.log"
     read -r _ PLAYED_VIDEO PLAYED_AUDIO < <(grep '^frames ' "$log")
     if [ "$PLAYED_VIDEO" != "$VIDEO_FRAMES" ] || [ "$PLAYED_AUDIO" != "$AUDIO_FRAMES" ]; then
         echo "bench-e2e: WARNING: $1 player got $PLAYED_VIDEO/$VIDEO_FRAMES video and $PLAYED_AUDIO/$AUDIO_FRAMES audio frames" >&2
@@ -319,13 +332,49 @@ if [[ " $PARTS " == *" d "* ]]; then
     "$LATENCY" measure "$BASE_URL" "$LATENCY_SECONDS" "$RUNS" | tee "$OUT/latency.tsv"
 fi
 
+# --- (e) many real-time publishes from one process -------------------------------------------------
+if [[ " $PARTS " == *" e "* ]]; then
+    MEDIA_E=$MEDIA_DIR/720p-4M-${PUBLISH_SECONDS}s.flv
+    if [ ! -s "$MEDIA_E" ]; then
+        echo "bench-e2e: encoding $MEDIA_E (once)"
+        # As the (a)/(b) file, at 4 Mbit/s.
+        ffmpeg -hide_banner -loglevel error -y \
+            -f lavfi -i "testsrc2=size=1280x720:rate=30,noise=alls=12:allf=t" \
+            -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$PUBLISH_SECONDS" \
+            -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -g 60 -bf 2 \
+            -b:v 4M -minrate 4M -maxrate 4M -bufsize 4M -x264-params nal-hrd=cbr \
+            -c:a aac -b:a 128k -ac 2 -f flv "$MEDIA_E.tmp"
+        mv "$MEDIA_E.tmp" "$MEDIA_E"
+    fi
+    many_publishes() { # side run
+        local branches=() i
+        for i in $(seq "$PUBLISHES"); do
+            branches+=(filesrc location="$MEDIA_E" ! flvdemux name=d$i d$i.video ! queue ! h264parse !)
+            if [ "$1" = ours ]; then
+                branches+=(rtmpsink name=s$i location="$BASE_URL/e$2-$1-$i" d$i.audio ! queue ! aacparse ! s$i.)
+            else
+                branches+=(flvmux name=s$i streamable=true ! rtmp2sink location="$BASE_URL/e$2-$1-$i"
+                    d$i.audio ! queue ! aacparse ! s$i.)
+            fi
+        done
+        timed "$WORK/many.log" gst-launch-1.0 -q "${branches[@]}"
+    }
+    echo "bench-e2e: (e) $PUBLISHES real-time publishes of ${PUBLISH_SECONDS} s from one process, $RUNS runs each, alternating"
+    for run in $(seq "$RUNS"); do
+        for side in ours anchor; do
+            many_publishes "$side" "$run"
+            record many "$side" "$run" - -
+        done
+    done
+fi
+
 # --- summary --------------------------------------------------------------------------------------
 python3 - "$RAW" "$OUT/summary.md" "$RUNS" "$OUT/latency.tsv" "$VIDEO_FRAMES" "$AUDIO_FRAMES" <<'PY'
 import csv, os, statistics, sys
 raw, out, runs, latency, vf, af = sys.argv[1:7]
 rows = list(csv.DictReader(open(raw), delimiter="\t"))
 lines = []
-for part in ("publish", "play"):
+for part in ("publish", "play", "many"):
     sel = [r for r in rows if r["part"] == part]
     if not sel:
         continue

@@ -11,6 +11,7 @@ PACKAGES=(
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
     nginx libnginx-mod-rtmp libnginx-mod-stream ffmpeg openssl pkg-config
+    rtmpdump python3 curl
 )
 
 missing=()
@@ -70,6 +71,45 @@ if [ "$nms_installed" != "$NMS_VERSION" ]; then
     echo "install-deps: installing node-media-server@$NMS_VERSION into $nms_dir"
     mkdir -p "$nms_dir"
     npm install --prefix "$nms_dir" --no-audit --no-fund --loglevel=error "node-media-server@$NMS_VERSION"
+fi
+
+# node-media-server 4 (an Enhanced RTMP relay: hvc1/av01/vp09, Opus, FLAC, AC-3) for
+# tests/ertmp_nms_play.rs and tests/ertmp_publish_relay.rs, beside the 2.x one.
+NMS4_VERSION=4.4.3
+nms4_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/nms4"
+nms4_installed="$(node -p "require('$nms4_dir/node_modules/node-media-server/package.json').version" 2>/dev/null || true)"
+if [ "$nms4_installed" != "$NMS4_VERSION" ]; then
+    echo "install-deps: installing node-media-server@$NMS4_VERSION into $nms4_dir"
+    mkdir -p "$nms4_dir"
+    npm install --prefix "$nms4_dir" --no-audit --no-fund --loglevel=error "node-media-server@$NMS4_VERSION"
+fi
+
+# FFmpeg 9 (static, with Enhanced RTMP, multitrack and an RTMPT client) from the PyPI wheel
+# imageio-ffmpeg, into target/ffmpeg9/ffmpeg. Tests that need it find it there (FFMPEG9 overrides).
+FFMPEG9_WHEEL_VERSION=0.8.1
+ff9_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/ffmpeg9"
+if [ ! -x "$ff9_dir/ffmpeg" ]; then
+    echo "install-deps: fetching FFmpeg 9 (imageio-ffmpeg $FFMPEG9_WHEEL_VERSION) into $ff9_dir"
+    mkdir -p "$ff9_dir/wheel"
+    pip_cmd=()
+    for candidate in pip3 pip; do
+        if command -v "$candidate" >/dev/null 2>&1; then
+            pip_cmd=("$candidate")
+            break
+        fi
+    done
+    if [ "${#pip_cmd[@]}" -eq 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        "${SUDO[@]}" apt-get update -q
+        "${SUDO[@]}" apt-get install -y -q python3-pip
+        pip_cmd=(python3 -m pip)
+    fi
+    "${pip_cmd[@]}" download --no-deps -q -d "$ff9_dir/wheel" "imageio-ffmpeg==$FFMPEG9_WHEEL_VERSION"
+    python3 -m zipfile -e "$ff9_dir"/wheel/imageio_ffmpeg-*.whl "$ff9_dir/wheel/"
+    cp "$(ls "$ff9_dir"/wheel/imageio_ffmpeg/binaries/ffmpeg-linux-* | head -n 1)" "$ff9_dir/ffmpeg.tmp"
+    chmod 755 "$ff9_dir/ffmpeg.tmp"
+    mv "$ff9_dir/ffmpeg.tmp" "$ff9_dir/ffmpeg"
+    rm -rf "$ff9_dir/wheel"
 fi
 
 # cargo from rustup lives in ~/.cargo/bin, which a non-login shell may not have on PATH.

@@ -13,4 +13,5 @@ fi
 
 # `cargo build` puts libgstrtmp.so in target/debug/, where the gst-launch-1.0 tests load it from.
 cargo build
-cargo test "$@"
+# Every failing test binary is reported, not only the first.
+cargo test --no-fail-fast "$@"

@@ -50,6 +50,19 @@ pub struct Settings {
     pub tls_validation_flags: TlsValidationFlags,
     /// Extra trusted CA certificates (PEM) for `rtmps://`.
     pub tls_ca_file: Option<String>,
+    /// Dial a server (caller) or accept clients on the location's address (listener).
+    pub mode: Mode,
+    /// Listener: a key a client must present besides the stream name (never shown).
+    pub stream_key: Option<String>,
+    /// Listener with `rtmps://`: PEM certificate chain to present.
+    pub tls_certificate_file: Option<String>,
+    /// Listener with `rtmps://`: PEM private key of that certificate.
+    pub tls_key_file: Option<String>,
+    /// `rtmpt://`: the HTTP proxy (`http://host:port`); unset: `http_proxy` from the environment.
+    pub proxy: Option<String>,
+    /// User name and password for the proxy (souphttpsrc's `proxy-id`/`proxy-pw`; never shown).
+    pub proxy_id: Option<String>,
+    pub proxy_pw: Option<String>,
     /// Why the last `location` that was set did not parse; cleared by the next good one.
     location_error: Option<LocationError>,
     /// Why the last `extra-connect-args` that was set was refused; cleared by the next good one.
@@ -69,8 +82,27 @@ impl fmt::Debug for Settings {
                 "secure_token",
                 &self.secure_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("mode", &self.mode)
+            .field(
+                "stream_key",
+                &self.stream_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
+}
+
+/// Which side of the connection the element is, with srtsrc/srtsink's names (`mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRtmpMode")]
+pub enum Mode {
+    #[default]
+    #[enum_value(name = "Connect to the server in location", nick = "caller")]
+    Caller = 0,
+    #[enum_value(
+        name = "Listen on the address in location and accept clients",
+        nick = "listener"
+    )]
+    Listener = 1,
 }
 
 /// rtmp2's `GstRtmpAuthmod`, by value and nick.
@@ -158,6 +190,13 @@ impl Default for Settings {
             extra_connect_args: DEFAULT_EXTRA_CONNECT_ARGS.map(str::to_owned),
             tls_validation_flags: TlsValidationFlags::VALIDATE_ALL,
             tls_ca_file: None,
+            mode: Mode::default(),
+            stream_key: None,
+            tls_certificate_file: None,
+            tls_key_file: None,
+            proxy: None,
+            proxy_id: None,
+            proxy_pw: None,
             authmod: Authmod::default(),
             secure_token: None,
             location_error: None,
@@ -184,6 +223,13 @@ pub const SHARED_PROPERTIES: &[&str] = &[
     "authmod",
     "secure-token",
     "tls-ca-file",
+    "mode",
+    "stream-key",
+    "tls-certificate-file",
+    "tls-key-file",
+    "proxy",
+    "proxy-id",
+    "proxy-pw",
 ];
 
 fn string_pspec(name: &str, nick: &str, blurb: &str, default: Option<&str>) -> glib::ParamSpec {
@@ -294,6 +340,55 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             "PEM file of certificate authorities to trust for rtmps:// besides the system store",
             None,
         ),
+        glib::ParamSpecEnum::builder::<Mode>("mode")
+            .nick("Mode")
+            .blurb(
+                "caller: connect to the server in location; listener: listen on the host and \
+                 port of location and accept clients asking for its application and stream",
+            )
+            .default_value(Mode::default())
+            .mutable_ready()
+            .build(),
+        // Readable for symmetry with password, but reading always returns NULL.
+        string_pspec(
+            "stream-key",
+            "Stream key",
+            "Listener: a client must also present this key, as a query value of its stream \
+             or application (name?key=KEY) or as the stream name itself (reads return NULL)",
+            None,
+        ),
+        string_pspec(
+            "tls-certificate-file",
+            "TLS certificate file",
+            "Listener with rtmps://: PEM file with the certificate chain to present",
+            None,
+        ),
+        string_pspec(
+            "tls-key-file",
+            "TLS key file",
+            "Listener with rtmps://: PEM file with the private key of the certificate",
+            None,
+        ),
+        // souphttpsrc's names and meaning.
+        string_pspec(
+            "proxy",
+            "Proxy",
+            "rtmpt://: HTTP proxy server URI (http://host:port); unset: the http_proxy \
+             environment variable (no_proxy respected)",
+            None,
+        ),
+        string_pspec(
+            "proxy-id",
+            "proxy-id",
+            "HTTP proxy URI user id for authentication",
+            None,
+        ),
+        string_pspec(
+            "proxy-pw",
+            "proxy-pw",
+            "HTTP proxy URI user password for authentication (reads return NULL)",
+            None,
+        ),
     ]
 }
 
@@ -384,6 +479,13 @@ impl Settings {
             "tls-ca-file" => self.tls_ca_file = string()?,
             "authmod" => self.authmod = value.get().map_err(|e| type_error(pspec, e))?,
             "secure-token" => self.secure_token = string()?,
+            "mode" => self.mode = value.get().map_err(|e| type_error(pspec, e))?,
+            "stream-key" => self.stream_key = string()?.filter(|k| !k.is_empty()),
+            "tls-certificate-file" => self.tls_certificate_file = string()?,
+            "tls-key-file" => self.tls_key_file = string()?,
+            "proxy" => self.proxy = string()?.filter(|p| !p.is_empty()),
+            "proxy-id" => self.proxy_id = string()?,
+            "proxy-pw" => self.proxy_pw = string()?,
             other => return Err(type_error(pspec, format!("'{other}' is not handled here"))),
         }
         Ok(())
@@ -410,6 +512,13 @@ impl Settings {
             "tls-ca-file" => self.tls_ca_file.to_value(),
             "authmod" => self.authmod.to_value(),
             "secure-token" => None::<String>.to_value(),
+            "mode" => self.mode.to_value(),
+            "stream-key" => None::<String>.to_value(),
+            "tls-certificate-file" => self.tls_certificate_file.to_value(),
+            "tls-key-file" => self.tls_key_file.to_value(),
+            "proxy" => self.proxy.to_value(),
+            "proxy-id" => self.proxy_id.to_value(),
+            "proxy-pw" => None::<String>.to_value(),
             _ => pspec.default_value().clone(),
         }
     }

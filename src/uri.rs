@@ -1,4 +1,4 @@
-//! RTMP locations: `rtmp[s]://[user[:password]@]host[:port]/app[/instance]/stream[?query]`
+//! RTMP locations: `rtmp[t][s]://[user[:password]@]host[:port]/app[/instance]/stream[?query]`
 //! parsed into its parts and printed back (with the password left out, and with query values
 //! hidden for logs). Pure: what connection/ needs of a location, below the element settings.
 
@@ -11,12 +11,14 @@ use crate::protocol::redact::redact_query;
 pub const DEFAULT_HOST: &str = "localhost";
 pub const DEFAULT_PORT: u16 = 1935;
 pub const DEFAULT_RTMPS_PORT: u16 = 443;
+/// RTMPT is HTTP: port 80, and 443 for RTMPTS (HTTPS).
+pub const DEFAULT_RTMPT_PORT: u16 = 80;
 pub const DEFAULT_APPLICATION: &str = "live";
 pub const DEFAULT_STREAM: &str = "myStream";
 pub const DEFAULT_LOCATION: &str = "rtmp://localhost/live/myStream";
 
-/// Plain TCP (`rtmp`) or TLS (`rtmps`); rtmp2's `GstRtmpScheme` by value and nick, for the
-/// `scheme` property.
+/// Plain TCP (`rtmp`) or TLS (`rtmps`), rtmp2's `GstRtmpScheme` by value and nick, for the
+/// `scheme` property; and RTMP tunnelled in HTTP (`rtmpt`) or HTTPS (`rtmpts`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
 #[enum_type(name = "GstRsRtmpScheme")]
 pub enum Scheme {
@@ -25,6 +27,10 @@ pub enum Scheme {
     Rtmp = 0,
     #[enum_value(name = "RTMP over TLS", nick = "rtmps")]
     Rtmps = 1,
+    #[enum_value(name = "RTMP tunnelled over HTTP", nick = "rtmpt")]
+    Rtmpt = 2,
+    #[enum_value(name = "RTMP tunnelled over HTTPS", nick = "rtmpts")]
+    Rtmpts = 3,
 }
 
 impl Scheme {
@@ -32,14 +38,27 @@ impl Scheme {
         match self {
             Scheme::Rtmp => "rtmp",
             Scheme::Rtmps => "rtmps",
+            Scheme::Rtmpt => "rtmpt",
+            Scheme::Rtmpts => "rtmpts",
         }
     }
 
     pub fn default_port(self) -> u16 {
         match self {
             Scheme::Rtmp => DEFAULT_PORT,
-            Scheme::Rtmps => DEFAULT_RTMPS_PORT,
+            Scheme::Rtmps | Scheme::Rtmpts => DEFAULT_RTMPS_PORT,
+            Scheme::Rtmpt => DEFAULT_RTMPT_PORT,
         }
+    }
+
+    /// TLS under it: `rtmps`, and `rtmpts` (HTTPS).
+    pub fn is_tls(self) -> bool {
+        matches!(self, Scheme::Rtmps | Scheme::Rtmpts)
+    }
+
+    /// RTMP carried in HTTP requests.
+    pub fn is_tunnel(self) -> bool {
+        matches!(self, Scheme::Rtmpt | Scheme::Rtmpts)
     }
 }
 
@@ -48,7 +67,7 @@ pub enum LocationError {
     /// Carries the reason only, never the URI, which may hold a password.
     #[error("malformed RTMP URI ({0}): expected rtmp://host/application/stream")]
     Malformed(String),
-    #[error("unsupported URI scheme '{0}' (expected rtmp or rtmps)")]
+    #[error("unsupported URI scheme '{0}' (expected rtmp, rtmps, rtmpt or rtmpts)")]
     UnsupportedScheme(String),
     #[error("URI has no host name")]
     NoHost,
@@ -115,7 +134,7 @@ impl fmt::Debug for Location {
 }
 
 impl Location {
-    /// Parses `rtmp[s]://[user[:password]@]host[:port]/application/stream[?query]`.
+    /// Parses `rtmp[t][s]://[user[:password]@]host[:port]/application/stream[?query]`.
     ///
     /// Scheme, userinfo, host and port are parsed by the `url` crate; userinfo is percent-decoded.
     /// The path is taken verbatim (not percent-decoded or normalised), as rtmp2 and ffmpeg do,
@@ -129,6 +148,8 @@ impl Location {
         let scheme = match uri[..sep].to_ascii_lowercase().as_str() {
             "rtmp" => Scheme::Rtmp,
             "rtmps" => Scheme::Rtmps,
+            "rtmpt" => Scheme::Rtmpt,
+            "rtmpts" => Scheme::Rtmpts,
             other => return Err(LocationError::UnsupportedScheme(other.to_owned())),
         };
 
@@ -326,5 +347,5 @@ fn percent_encode_userinfo(s: &str) -> String {
 
 /// The URI schemes the elements' URI handlers accept.
 pub fn uri_protocols() -> &'static [&'static str] {
-    &["rtmp", "rtmps"]
+    &["rtmp", "rtmps", "rtmpt", "rtmpts"]
 }

@@ -3,7 +3,8 @@
 //!
 //! Invariants: the tags, the error and the bytes consumed do not depend on the splits; no tag
 //! exceeds the reader's limit; tags written back with `write_tag` read back equal; payloads the
-//! parsers return are suffixes of the body (they are sub-slices, never invented bytes); caps
+//! parsers return are suffixes of the body (they are sub-slices, never invented bytes; a
+//! multitrack packet's tracks lie within the body and do not nest); caps
 //! built from sequence headers carry that header as `codec_data` and sane rates and sizes;
 //! `strip_set_data_frame(set_data_frame(b)) == b`.
 //!
@@ -18,8 +19,9 @@ use gst_plugin_rtmp_fuzz::split_plans;
 use gstrtmp::flv::metadata::{set_data_frame, strip_set_data_frame};
 use gstrtmp::flv::tag::{DEFAULT_MAX_TAG_SIZE, write_tag};
 use gstrtmp::flv::{
-    AudioTag, FlvError, FlvTag, FlvTagReader, StreamMetadata, TagType, VideoTag, aac_caps,
-    mp3_caps, parse_audio_body, parse_video_body, video_caps,
+    AudioTag, ColorInfo, FlvError, FlvTag, FlvTagReader, StreamMetadata, TagType, VideoTag,
+    aac_caps, ex_audio_caps, ex_video_caps, mp3_caps, parse_audio_body, parse_video_body,
+    video_caps,
 };
 use gstrtmp::protocol::amf0;
 
@@ -71,10 +73,32 @@ fn is_suffix(body: &Bytes, part: &Bytes) -> bool {
     body.ends_with(part)
 }
 
+/// `part` is a sub-slice of `body` (a multitrack track's payload).
+fn is_within(body: &Bytes, part: &Bytes) -> bool {
+    let (start, p) = (body.as_ptr() as usize, part.as_ptr() as usize);
+    part.is_empty() || (p >= start && p + part.len() <= start + body.len())
+}
+
 fn check_video(body: &Bytes, meta: &StreamMetadata) {
     let Ok(tag) = parse_video_body(body) else {
         return;
     };
+    if let VideoTag::Multitrack(tracks) = tag {
+        for (_, track) in tracks {
+            check_video_tag(body, track, meta, is_within);
+        }
+        return;
+    }
+    check_video_tag(body, tag, meta, is_suffix);
+}
+
+/// Checks one (track's) tag; `is_suffix` says where its payloads must lie in `body`.
+fn check_video_tag(
+    body: &Bytes,
+    tag: VideoTag,
+    meta: &StreamMetadata,
+    is_suffix: fn(&Bytes, &Bytes) -> bool,
+) {
     match tag {
         VideoTag::AvcSequenceHeader(avcc) => {
             assert!(is_suffix(body, &avcc));
@@ -94,6 +118,26 @@ fn check_video(body: &Bytes, meta: &StreamMetadata) {
             }
         }
         VideoTag::AvcFrame { data, .. } => assert!(is_suffix(body, &data)),
+        VideoTag::ExSequenceStart { codec, config } => {
+            assert!(is_suffix(body, &config));
+            if let Ok(caps) = ex_video_caps(codec, &config, meta) {
+                let s = caps.structure(0).unwrap();
+                let codec_data = s.get::<gst::Buffer>("codec_data").unwrap();
+                assert_eq!(&codec_data.map_readable().unwrap()[..], &config[..]);
+                if let Ok(w) = s.get::<i32>("width") {
+                    assert!(w > 0 && s.get::<i32>("height").unwrap() > 0);
+                }
+            }
+        }
+        VideoTag::ExFrame { data, .. } | VideoTag::ExMetadata { data, .. } => {
+            assert!(is_suffix(body, &data));
+            // colorInfo parsing takes any bytes.
+            if let Some(color) = ColorInfo::parse(&data) {
+                let mut caps = gst::Caps::new_empty_simple("video/x-h265");
+                color.add_to_caps(&mut caps, None);
+            }
+        }
+        VideoTag::Multitrack(_) => panic!("multitrack tracks do not nest"),
         _ => {}
     }
 }
@@ -102,6 +146,17 @@ fn check_audio(body: &Bytes) {
     let Ok(tag) = parse_audio_body(body) else {
         return;
     };
+    if let AudioTag::Multitrack(tracks) = tag {
+        for (_, track) in tracks {
+            check_audio_tag(body, track, is_within);
+        }
+        return;
+    }
+    check_audio_tag(body, tag, is_suffix);
+}
+
+/// Checks one (track's) tag; `is_suffix` says where its payloads must lie in `body`.
+fn check_audio_tag(body: &Bytes, tag: AudioTag, is_suffix: fn(&Bytes, &Bytes) -> bool) {
     match tag {
         AudioTag::AacSequenceHeader(asc) => {
             assert!(is_suffix(body, &asc));
@@ -125,6 +180,20 @@ fn check_audio(body: &Bytes) {
                 assert!((1..=2).contains(&s.get::<i32>("channels").unwrap()));
             }
         }
+        AudioTag::ExSequenceStart { codec, config } => {
+            assert!(is_suffix(body, &config));
+            if let Ok(caps) = ex_audio_caps(codec, &config, &StreamMetadata::default()) {
+                let s = caps.structure(0).unwrap();
+                if let Ok(rate) = s.get::<i32>("rate") {
+                    assert!(rate > 0);
+                }
+                if let Ok(channels) = s.get::<i32>("channels") {
+                    assert!((1..=255).contains(&channels));
+                }
+            }
+        }
+        AudioTag::ExFrame { data, .. } => assert!(is_suffix(body, &data)),
+        AudioTag::Multitrack(_) => panic!("multitrack tracks do not nest"),
         _ => {}
     }
 }

@@ -3,18 +3,19 @@
 //! mio readiness is edge-triggered, so the loop remembers whether the socket was last seen
 //! readable/writable and keeps reading or writing until the kernel says WouldBlock.
 
-use std::collections::VecDeque;
-use std::io::{ErrorKind, IoSlice, Read};
+use std::io::ErrorKind;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use super::read_buffer::ReadBuffer;
-use super::transport::{TlsFailure, Transport};
+use super::TunnelOptions;
+use super::pump::Pump;
+use super::send_cap::{self, SendCap};
+use super::transport::{Socket, TlsFailure, Transport};
+use super::tunnel::{self, TunnelHandle};
 use super::{CAT, ConnectOptions, ConnectionError, Inner, Outgoing, Phase, Shared};
 use crate::protocol::amf0::Amf0Value;
 use crate::protocol::redact::redact_query;
@@ -24,10 +25,13 @@ use crate::protocol::session::{
 
 pub(super) const WAKER: Token = Token(0);
 const SOCKET: Token = Token(1);
-/// Slices per vectored write at most (Linux takes 1024): a message costs about two per chunk.
-const MAX_IOV: usize = 256;
 /// The session's unsent output is kept below this; beyond it, media stays in the bounded queue.
 const MAX_UNSENT: usize = 256 * 1024;
+/// The same with adaptive bitrate (`send_low_watermark`): media waits in the queue, where its
+/// duration is known, rather than in the session's output.
+const MAX_UNSENT_ADAPTIVE: usize = 32 * 1024;
+/// How often the kernel's figures are sampled with adaptive bitrate.
+const TCP_INFO_EVERY: Duration = Duration::from_millis(50);
 /// How long a closing publisher waits for the server to close after our half-close.
 const MAX_DRAIN: Duration = Duration::from_secs(2);
 
@@ -36,6 +40,7 @@ const MAX_DRAIN: Duration = Duration::from_secs(2);
 pub(super) fn event_size(event: &SessionEvent) -> usize {
     match event {
         SessionEvent::Media { payload, .. } => payload.len(),
+        SessionEvent::OnStream { event, .. } => event_size(event),
         SessionEvent::Data { values, .. } => {
             64 + values.iter().map(Amf0Value::held_bytes).sum::<usize>()
         }
@@ -48,13 +53,15 @@ pub(super) fn run(poll: Poll, shared: Arc<Shared>, options: ConnectOptions) {
         poll,
         shared,
         options,
-        pending: VecDeque::new(),
-        unsent: 0,
-        readable: false,
-        writable: false,
-        last_write_progress: Instant::now(),
-        read_buffer: ReadBuffer::default(),
+        pump: Pump::new(),
+        tunnel: None,
+        max_unsent: MAX_UNSENT,
+        tcp_sampled_at: None,
+        send_cap: None,
     };
+    if io.options.send_low_watermark.is_some() {
+        io.max_unsent = MAX_UNSENT_ADAPTIVE;
+    }
     let result = crate::panics::catch(|| {
         crate::panics::inject(&io.options.host, "io");
         io.run()
@@ -80,14 +87,15 @@ struct Io {
     poll: Poll,
     shared: Arc<Shared>,
     options: ConnectOptions,
-    /// Output of the session not yet accepted by the kernel.
-    pending: VecDeque<Bytes>,
-    unsent: usize,
-    readable: bool,
-    writable: bool,
-    /// When the socket last took bytes (or had nothing to take).
-    last_write_progress: Instant,
-    read_buffer: ReadBuffer,
+    pump: Pump,
+    /// The RTMPT tunnel thread of the current connection (`rtmpt://`).
+    tunnel: Option<TunnelHandle>,
+    /// The session's unsent output is kept below this (see [`MAX_UNSENT`]).
+    max_unsent: usize,
+    /// When TCP_INFO was last read (adaptive bitrate only).
+    tcp_sampled_at: Option<Instant>,
+    /// Sizes the current socket's send buffer (`in_flight_budget`).
+    send_cap: Option<SendCap>,
 }
 
 impl Io {
@@ -109,10 +117,10 @@ impl Io {
                             state.mode_name()
                         );
                         self.options.session.auth = state.clone();
-                        self.pending.clear();
-                        self.unsent = 0;
-                        self.readable = false;
-                        self.writable = false;
+                        self.pump.pending.clear();
+                        self.pump.unsent = 0;
+                        self.pump.readable = false;
+                        self.pump.writable = false;
                     }
                     _ => return Err(ConnectionError::Session(err)),
                 },
@@ -128,14 +136,45 @@ impl Io {
 
     fn run_connection(&mut self) -> Result<(), ConnectionError> {
         let deadline = Instant::now() + self.options.timeout;
-        let stream = self.connect(deadline)?;
+        let mut stream = self.connect(deadline)?;
         // Media is latency-sensitive and we batch writes ourselves.
         let _ = stream.set_nodelay(true);
+        if let Some(bytes) = self.options.send_low_watermark
+            && let Err(err) = super::figures::set_notsent_lowat(&stream, bytes)
+        {
+            gst::warning!(
+                CAT,
+                id = &self.options.log_id,
+                "could not set TCP_NOTSENT_LOWAT: {err}"
+            );
+        }
+        // A new socket starts from the kernel's sizes; so does its measurement.
+        self.send_cap = self
+            .options
+            .send_low_watermark
+            .and(self.options.in_flight_budget)
+            .map(SendCap::new);
+        let proxy = self.options.tunnel.as_ref().and_then(|t| t.proxy.clone());
+        if let (Some(proxy), Some(_)) = (proxy, &self.options.tls) {
+            let shared = self.shared.clone();
+            let target = (self.options.host.as_str(), self.options.port);
+            tunnel::proxy_connect(
+                &mut self.poll,
+                &mut stream,
+                &proxy,
+                target,
+                deadline,
+                || shared.lock().shutdown,
+            )?;
+        }
         let mut stream = match &self.options.tls {
-            None => Transport::Plain(stream),
-            Some(tls) => Transport::tls(stream, &self.options.host, tls)
+            None => Transport::Plain(stream.into()),
+            Some(tls) => Transport::tls(stream.into(), &self.options.host, tls)
                 .map_err(|e| ConnectionError::Tls(e.to_string()))?,
         };
+        if let Some(tunnel) = &self.options.tunnel {
+            stream = self.start_tunnel(stream, tunnel.clone())?;
+        }
         let mut random = vec![0u8; 1528];
         // Randomness only makes C1 unpredictable; a fixed pattern still completes the handshake.
         let _ = getrandom::fill(&mut random);
@@ -145,10 +184,10 @@ impl Io {
         let mut close_deadline = None;
         loop {
             self.pull_outgoing(&mut session, &mut closing, &mut close_deadline)?;
-            session.take_output(&mut self.pending);
-            self.unsent = self.pending.iter().map(Bytes::len).sum();
+            session.take_output(&mut self.pump.pending);
+            self.pump.recount();
             self.write(&mut stream, session.state())?;
-            if closing && self.pending.is_empty() && !stream.has_buffered_output() {
+            if closing && self.pump.pending.is_empty() && !stream.has_buffered_output() {
                 // Closing with the server's messages (acks) unread would make the kernel send a
                 // reset, and a server still working through its receive buffer would lose the
                 // end of the stream. Half-close instead, and let the server close first.
@@ -156,21 +195,27 @@ impl Io {
                 self.drain(&mut stream);
                 return Ok(());
             }
-            let waiting_to_write = !self.pending.is_empty() || stream.has_buffered_output();
+            let waiting_to_write = !self.pump.pending.is_empty() || stream.has_buffered_output();
             if !waiting_to_write {
-                self.last_write_progress = Instant::now();
+                self.pump.last_write_progress = Instant::now();
             }
             // The check for work queued for us and the flags that ask for a wake are one
             // critical section (see `Inner::io_wants_media`).
+            let tcp = self.sample_tcp(&mut stream);
             let mut inner = self.shared.lock();
             if inner.shutdown {
                 return Err(ConnectionError::Flushing);
+            }
+            inner.unsent_bytes = self.pump.unsent;
+            if tcp.is_some() {
+                inner.tcp = tcp;
             }
             let publishing = session.state() == SessionState::Publishing;
             let media_queued = publishing && !inner.outgoing.is_empty();
             // Queued media we can take now: the kernel took everything, or a send() came after
             // pull_outgoing (which stops only at MAX_UNSENT or an empty queue).
-            let media_ready = media_queued && (self.writable || self.unsent < MAX_UNSENT);
+            let media_ready =
+                media_queued && (self.pump.writable || self.pump.unsent < self.max_unsent);
             let timeout = match (session.state(), close_deadline) {
                 // Only look for events, then go on sending. Blocking here would leave the
                 // media queued until the next send() wakes us, and at EOS until close() times out.
@@ -179,7 +224,7 @@ impl Io {
                 // A server that stops taking our data for `timeout` is gone for a live stream.
                 (SessionState::Publishing, None) if waiting_to_write => Some(
                     remaining(
-                        self.last_write_progress + self.options.timeout,
+                        self.pump.last_write_progress + self.options.timeout,
                         self.options.timeout,
                     )
                     .map_err(|_| ConnectionError::Stalled(self.options.timeout))?,
@@ -187,11 +232,23 @@ impl Io {
                 (SessionState::Publishing | SessionState::Playing, None) => None,
                 _ => Some(remaining(deadline, self.options.timeout)?),
             };
+            // What is in flight drains without us: adaptation must see it go, so the kernel's
+            // figures are sampled on while any is left.
+            let draining = self.options.send_low_watermark.is_some()
+                && inner
+                    .tcp
+                    .is_some_and(|t| t.in_flight_bytes > 0 || t.notsent_bytes > 0);
+            let timeout = match timeout {
+                _ if !draining => timeout,
+                Some(timeout) => Some(timeout.min(TCP_INFO_EVERY)),
+                None => Some(TCP_INFO_EVERY),
+            };
             let full = inner.incoming_bytes >= self.options.max_incoming_bytes;
-            let must_poll = !self.readable || full;
+            let must_poll = !self.pump.readable || full;
             if must_poll && timeout != Some(Duration::ZERO) {
-                inner.io_wants_media = publishing && !media_queued && self.unsent < MAX_UNSENT;
-                inner.io_wants_room = full && self.readable;
+                inner.io_wants_media =
+                    publishing && !media_queued && self.pump.unsent < self.max_unsent;
+                inner.io_wants_room = full && self.pump.readable;
             }
             drop(inner);
             if must_poll {
@@ -201,12 +258,7 @@ impl Io {
                         ErrorKind::Interrupted => Ok(()),
                         _ => Err(ConnectionError::Io(e.to_string())),
                     })?;
-                for event in events.iter() {
-                    if event.token() == SOCKET {
-                        self.readable |= event.is_readable() || event.is_read_closed();
-                        self.writable |= event.is_writable();
-                    }
-                }
+                self.pump.note(&events, SOCKET);
             }
             let mut inner = self.shared.lock();
             inner.io_wants_media = false;
@@ -216,59 +268,107 @@ impl Io {
             }
             let full = inner.incoming_bytes >= self.options.max_incoming_bytes;
             drop(inner);
-            if self.readable && !full {
+            if self.pump.readable && !full {
                 self.read(&mut stream, &mut session)?;
             }
         }
+    }
+
+    /// Adaptive bitrate: the kernel's figures, at most every [`TCP_INFO_EVERY`].
+    fn sample_tcp(&mut self, stream: &mut Transport) -> Option<super::TcpFigures> {
+        self.options.send_low_watermark?;
+        let now = Instant::now();
+        if self
+            .tcp_sampled_at
+            .is_some_and(|at| now.duration_since(at) < TCP_INFO_EVERY)
+        {
+            return None;
+        }
+        self.tcp_sampled_at = Some(now);
+        let Socket::Tcp(tcp) = stream.tcp() else {
+            return None;
+        };
+        let figures = super::figures::read_tcp_info(tcp)?;
+        if let Some(cap) = self.send_cap.as_mut()
+            && let Some(bytes) = cap.on_sample(now, &figures)
+            && let Err(err) = send_cap::set_send_buffer(tcp, bytes)
+        {
+            gst::warning!(
+                CAT,
+                id = &self.options.log_id,
+                "could not set SO_SNDBUF: {err}"
+            );
+            self.send_cap = None;
+        }
+        Some(figures)
+    }
+
+    /// RTMPT: the HTTP connection goes to the tunnel thread, the session runs on the local end
+    /// of its socket pair (registered where the TCP socket was).
+    fn start_tunnel(
+        &mut self,
+        mut http: Transport,
+        options: TunnelOptions,
+    ) -> Result<Transport, ConnectionError> {
+        let io_error = |e: std::io::Error| ConnectionError::Io(e.to_string());
+        self.poll
+            .registry()
+            .deregister(http.tcp())
+            .map_err(io_error)?;
+        let tls = self.options.tls.is_some();
+        let config = tunnel::client_config(&self.options.host, self.options.port, &options, tls);
+        let (local, handle) = tunnel::start(
+            http,
+            config,
+            self.options.timeout,
+            self.options.log_id.clone(),
+        )?;
+        let mut stream = Transport::Plain(Socket::Tunnel(local));
+        self.poll
+            .registry()
+            .register(
+                stream.tcp(),
+                SOCKET,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(io_error)?;
+        self.pump.readable = true;
+        self.pump.writable = true;
+        // The previous connection's tunnel (authentication rounds) ends here.
+        self.tunnel = Some(handle);
+        Ok(stream)
+    }
+
+    /// The tunnel's own error, when the tunnel ended the connection.
+    fn tunnel_error(&self) -> Option<ConnectionError> {
+        self.tunnel.as_ref().and_then(TunnelHandle::error)
     }
 
     /// After our half-close: reads and discards until the server closes, for at most
     /// [`MAX_DRAIN`] (or the timeout, if shorter), or until the element shuts down.
     fn drain(&mut self, stream: &mut Transport) {
         let deadline = Instant::now() + MAX_DRAIN.min(self.options.timeout);
-        let mut events = Events::with_capacity(4);
-        let mut scratch = vec![0u8; 16 * 1024];
-        loop {
-            if self.shared.lock().shutdown {
-                return;
-            }
-            if self.readable {
-                // Raw TCP even under TLS: the bytes are thrown away.
-                match stream.tcp().read(&mut scratch) {
-                    Ok(0) => return,
-                    Ok(_) => continue,
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => self.readable = false,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(_) => return,
-                }
-            }
-            let Some(left) = deadline
-                .checked_duration_since(Instant::now())
-                .filter(|d| !d.is_zero())
-            else {
-                gst::debug!(
-                    CAT,
-                    id = &self.options.log_id,
-                    "server did not close within {MAX_DRAIN:?} of our close"
-                );
-                return;
-            };
-            match self.poll.poll(&mut events, Some(left)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return,
-            }
-            for event in events.iter() {
-                if event.token() == SOCKET {
-                    self.readable |= event.is_readable() || event.is_read_closed();
-                }
-            }
+        let shared = self.shared.clone();
+        let closed = self
+            .pump
+            .drain(&mut self.poll, stream, SOCKET, deadline, || {
+                shared.lock().shutdown
+            });
+        if !closed {
+            gst::debug!(
+                CAT,
+                id = &self.options.log_id,
+                "server did not close within {MAX_DRAIN:?} of our close"
+            );
         }
     }
 
     fn connect(&mut self, deadline: Instant) -> Result<TcpStream, ConnectionError> {
-        let host = self.options.host.clone();
-        let port = self.options.port;
+        // RTMPT through a proxy: the TCP connection goes to the proxy.
+        let (host, port) = match self.options.tunnel.as_ref().and_then(|t| t.proxy.as_ref()) {
+            Some(proxy) => (proxy.host.clone(), proxy.port),
+            None => (self.options.host.clone(), self.options.port),
+        };
         // Name resolution cannot be interrupted; Drop does not wait for it (see `resolving`).
         self.shared.lock().resolving = true;
         let resolved = (host.as_str(), port).to_socket_addrs();
@@ -336,8 +436,8 @@ impl Io {
                 Ok(_) => {
                     // Readiness is edge-triggered: data that arrived while we waited for the
                     // connection sent its edge already, so try reading at once.
-                    self.writable = true;
-                    self.readable = true;
+                    self.pump.writable = true;
+                    self.pump.readable = true;
                     return Ok(stream);
                 }
                 Err(err) if err.kind() == ErrorKind::NotConnected => continue,
@@ -362,12 +462,33 @@ impl Io {
         }
         inner.stats = session.stats();
         let mut moved = false;
+        if session.state() == SessionState::StartingStream
+            && matches!(inner.outgoing.front(), Some(Outgoing::StartPlay(_)))
+            && let Some(Outgoing::StartPlay(name)) = inner.outgoing.pop_front()
+        {
+            session.play_deferred(&name)?;
+        }
         if session.state() == SessionState::Playing {
             // A player queues only seeks and pauses.
             while let Some(item) = inner.outgoing.pop_front() {
                 match item {
                     Outgoing::Seek(ms) => session.seek(ms)?,
                     Outgoing::Pause { pause, ms } => session.pause(pause, ms)?,
+                    Outgoing::PlayAnother(name) => session.play_another(&name)?,
+                    // The element cuts over only to a stream that played; if it ended meanwhile,
+                    // the old one stays (its events tell the element).
+                    Outgoing::CutOver(id) => {
+                        if let Ok(old) = session.promote(id) {
+                            session.delete_stream(old)?;
+                            // Every event read so far went out already: this marks the cut.
+                            push_incoming(&mut inner, SessionEvent::Promoted(id));
+                        }
+                    }
+                    // Deleted already (a cut-over, the session closing): nothing to do.
+                    Outgoing::DeleteStream(id) => {
+                        let _ = session.delete_stream(id);
+                    }
+                    Outgoing::Play2(options) => session.play2(&options)?,
                     other => gst::debug!(
                         CAT,
                         id = &self.options.log_id,
@@ -376,19 +497,22 @@ impl Io {
                 }
             }
         }
-        while self.unsent < MAX_UNSENT && session.state() == SessionState::Publishing {
+        while self.pump.unsent < self.max_unsent && session.state() == SessionState::Publishing {
             let Some(item) = inner.outgoing.pop_front() else {
                 break;
             };
             inner.outgoing_bytes -= item.size();
             moved = true;
-            self.unsent += item.size();
+            self.pump.unsent += item.size();
+            if let Some(timestamp) = item.media_timestamp() {
+                inner.last_taken_ts = Some(timestamp);
+            }
             match item {
                 Outgoing::Audio { timestamp, payload } => session.send_audio(timestamp, payload)?,
                 Outgoing::Video { timestamp, payload } => session.send_video(timestamp, payload)?,
                 Outgoing::Data { timestamp, payload } => session.send_data(timestamp, payload)?,
                 Outgoing::ChunkSize(size) => session.set_chunk_size(size),
-                Outgoing::Seek(_) | Outgoing::Pause { .. } => {}
+                _ => {}
             }
         }
         if inner.close_requested && !*closing && inner.outgoing.is_empty() {
@@ -417,47 +541,12 @@ impl Io {
         stream: &mut Transport,
         state: SessionState,
     ) -> Result<(), ConnectionError> {
-        if self.writable && stream.has_buffered_output() {
-            match stream.flush_buffered() {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.writable = false,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(e, state)),
-            }
-        }
-        // Empty slices (a message without payload) would make write_vectored return 0.
-        self.pending.retain(|b| !b.is_empty());
-        while self.writable && !self.pending.is_empty() {
-            let slices: Vec<IoSlice<'_>> = self
-                .pending
-                .iter()
-                .take(MAX_IOV)
-                .map(|b| IoSlice::new(b))
-                .collect();
-            match stream.write_vectored(&slices) {
-                Ok(0) => return Err(closed_error(state)),
-                Ok(mut written) => {
-                    self.last_write_progress = Instant::now();
-                    self.unsent -= written.min(self.unsent);
-                    while written > 0 {
-                        let Some(front) = self.pending.front_mut() else {
-                            break;
-                        };
-                        if front.len() <= written {
-                            written -= front.len();
-                            self.pending.pop_front();
-                        } else {
-                            front.advance(written);
-                            written = 0;
-                        }
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.writable = false,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(e, state)),
-            }
-        }
-        Ok(())
+        self.pump.write(stream).map_err(|e| {
+            self.tunnel_error().unwrap_or_else(|| match e.kind() {
+                ErrorKind::WriteZero => closed_error(state),
+                _ => io_error(e, state),
+            })
+        })
     }
 
     fn read(
@@ -466,17 +555,26 @@ impl Io {
         session: &mut ClientSession,
     ) -> Result<(), ConnectionError> {
         let result = self
+            .pump
             .read_buffer
             .read_with(|buf| stream.read(buf), session.recv_buffer());
         match result {
-            Ok(0) => return Err(closed_error(session.state())),
+            Ok(0) => {
+                return Err(self
+                    .tunnel_error()
+                    .unwrap_or_else(|| closed_error(session.state())));
+            }
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                self.readable = false;
+                self.pump.readable = false;
                 return Ok(());
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
-            Err(e) => return Err(io_error(e, session.state())),
+            Err(e) => {
+                return Err(self
+                    .tunnel_error()
+                    .unwrap_or_else(|| io_error(e, session.state())));
+            }
         }
         session.process()?;
         self.dispatch(session);
@@ -496,7 +594,10 @@ impl Io {
                         push_incoming(&mut inner, event);
                     }
                 }
-                SessionEvent::Connected(_) => {}
+                SessionEvent::Connected(info) => {
+                    inner.server_codecs = Some(session.peer_codecs().cloned());
+                    inner.server_info = Some(info);
+                }
                 SessionEvent::Skipped { type_id, reason } => {
                     gst::warning!(
                         CAT,

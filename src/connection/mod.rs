@@ -6,12 +6,27 @@
 //! (back-pressure reaches upstream instead of memory growing); what a played stream delivers
 //! comes out of [`Connection::recv`]. Every wait is bounded by a timeout or ends when the element
 //! flushes or shuts the connection down, so state changes never hang on the network.
+//!
+//! `rtmpt[s]://` runs the same loop over a local socket pair: a tunnel thread (`tunnel.rs`)
+//! carries its other end in HTTP requests (through a proxy if set), and the listener's gateway
+//! (`listener/gateway.rs`) answers them on the port that serves plain RTMP.
 
+mod figures;
 mod io;
+pub mod listener;
+mod pump;
 mod read_buffer;
+mod send_cap;
+mod serve;
 mod transport;
+mod tunnel;
 
+pub use figures::{LinkFigures, TcpFigures, media_between};
+pub use listener::{
+    Accepted, ClientNotice, ListenOptions, ListenRole, Listener, ListenerStats, ServerTlsOptions,
+};
 pub use transport::{TlsOptions, TlsValidation};
+pub use tunnel::{HttpProxy, TunnelOptions};
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
@@ -19,10 +34,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::protocol::chunk::Payload;
+use crate::protocol::session::enhanced::PeerCodecs;
 use crate::protocol::session::{
     ClientConfig, SessionError, SessionEvent, SessionMode, SessionStats, StopCommands,
 };
-use crate::uri::{Location, Scheme};
+use crate::uri::Location;
 
 /// Media waiting to be written before `send` blocks, unless an element sets its own bound.
 pub const DEFAULT_MAX_OUTGOING_BYTES: usize = 8 * 1024 * 1024;
@@ -45,13 +61,23 @@ pub struct ConnectOptions {
     /// Bounds name resolution, TCP connect, handshake and the RTMP connect/publish/play exchange.
     pub timeout: Duration,
     pub session: ClientConfig,
-    /// TLS (`rtmps://`) when set.
+    /// TLS (`rtmps://`, and `rtmpts://` under the HTTP tunnel) when set.
     pub tls: Option<TlsOptions>,
+    /// RTMPT (`rtmpt[s]://`): RTMP in HTTP requests to `host:port`, perhaps through a proxy.
+    pub tunnel: Option<TunnelOptions>,
     pub stop_commands: StopCommands,
     /// Media waiting to be written may hold at most this many bytes before `send` blocks.
     pub max_outgoing_bytes: usize,
     /// Received media waiting for the element may hold at most this many bytes before reading pauses.
     pub max_incoming_bytes: usize,
+    /// Adaptive bitrate: TCP_NOTSENT_LOWAT for the socket (the kernel then keeps at most about
+    /// this many unsent bytes, so congestion shows in our queue) and TCP_INFO sampled for
+    /// [`Connection::figures`]. `None`: the kernel's defaults, nothing sampled.
+    pub send_low_watermark: Option<u32>,
+    /// With `send_low_watermark`: the send buffer is sized to about this long at the link's
+    /// rate, so that little media waits in flight where it cannot be dropped (see
+    /// `send_cap.rs`). `None`: the kernel's autotuning.
+    pub in_flight_budget: Option<Duration>,
     /// Names the connection in the debug log (the element's name): two elements in one
     /// process are told apart.
     pub log_id: gst::glib::GString,
@@ -81,6 +107,15 @@ pub enum ConnectionError {
     ClosedDuringSetup(&'static str),
     #[error("operation interrupted")]
     Flushing,
+    /// Listener mode: the address could not be bound (in use, not local, no permission).
+    #[error("could not listen on {addr}: {reason}")]
+    Bind { addr: String, reason: String },
+    /// Listener mode: the certificate or key for rtmps:// listening is unusable.
+    #[error("TLS certificate/key: {0}")]
+    ServerTls(String),
+    /// Listener mode: what a client sent broke the protocol (the server session's error).
+    #[error("{0}")]
+    Client(String),
     /// A bug of ours: the I/O thread panicked.
     #[error("internal error: {0}")]
     Internal(String),
@@ -106,12 +141,15 @@ impl ConnectOptions {
         options.port = location.port;
         options.session.app = location.application.clone();
         options.session.tc_url = location.tc_url();
-        options.tls = match location.scheme {
-            Scheme::Rtmp => None,
-            Scheme::Rtmps => Some(self.tls.clone().unwrap_or(TlsOptions {
+        options.tls = location.scheme.is_tls().then(|| {
+            self.tls.clone().unwrap_or(TlsOptions {
                 validation: TlsValidation::ALL,
                 ca_file: None,
-            })),
+            })
+        });
+        options.tunnel = match location.scheme.is_tunnel() {
+            true => Some(self.tunnel.clone().unwrap_or_default()),
+            false => None,
         };
         Ok(options)
     }
@@ -142,6 +180,16 @@ pub enum Outgoing {
         pause: bool,
         ms: u32,
     },
+    /// Playing: play this stream name on a second stream of the connection (a rendition).
+    PlayAnother(String),
+    /// Playing: the second stream with this id becomes the played one; the old one is deleted.
+    CutOver(u32),
+    /// Playing: delete a second stream that is no longer wanted.
+    DeleteStream(u32),
+    /// A connection started with `defer_play`: play this stream now.
+    StartPlay(String),
+    /// Playing: ask the server for a `play2` transition.
+    Play2(crate::protocol::session::Play2),
 }
 
 impl Outgoing {
@@ -150,7 +198,17 @@ impl Outgoing {
             Outgoing::Audio { payload, .. }
             | Outgoing::Video { payload, .. }
             | Outgoing::Data { payload, .. } => payload.len(),
-            Outgoing::ChunkSize(_) | Outgoing::Seek(_) | Outgoing::Pause { .. } => 0,
+            _ => 0,
+        }
+    }
+
+    /// The timestamp of a media (or data) message.
+    fn media_timestamp(&self) -> Option<u32> {
+        match self {
+            Outgoing::Audio { timestamp, .. }
+            | Outgoing::Video { timestamp, .. }
+            | Outgoing::Data { timestamp, .. } => Some(*timestamp),
+            _ => None,
         }
     }
 }
@@ -170,7 +228,11 @@ struct Inner {
     outgoing_bytes: usize,
     incoming: VecDeque<SessionEvent>,
     incoming_bytes: usize,
+    /// Media the I/O thread took from `outgoing` that the kernel has not taken yet.
+    unsent_bytes: usize,
     close_requested: bool,
+    /// How long the element waits in `close`: a player's last media may take that long to go out.
+    close_timeout: Duration,
     /// Set when the element leaves the streaming states: the I/O thread drops the socket.
     shutdown: bool,
     /// Set while the element flushes: waits return `Flushing` at once.
@@ -179,7 +241,18 @@ struct Inner {
     resolving: bool,
     /// A publishing server asked us to reconnect (Enhanced RTMP), to this tcUrl when given.
     reconnect_request: Option<Option<String>>,
+    /// The server's connect answer came: what it said about Enhanced RTMP (`None` inside for a
+    /// legacy server).
+    server_codecs: Option<Option<PeerCodecs>>,
+    /// The information object of the server's connect answer (fmsVer, capabilities...).
+    server_info: Option<crate::protocol::amf0::Amf0Value>,
     stats: SessionStats,
+    /// Timestamps of the newest media message queued and of the last one the I/O thread
+    /// handed to the session: the media duration waiting on our side.
+    newest_queued_ts: Option<u32>,
+    last_taken_ts: Option<u32>,
+    /// The kernel's figures, sampled by the I/O thread when `send_low_watermark` is set.
+    tcp: Option<TcpFigures>,
     /// Wake-ups cost a syscall each (eventfd write, futex wake), so they are made only when
     /// somebody waits for them. Each flag below is set under the mutex in the same critical
     /// section in which its waiter found nothing to do, and read under the mutex by whoever
@@ -284,6 +357,22 @@ impl Connection {
         // The I/O thread and `recv` must agree on the bound (0 would stop reading for good).
         options.max_outgoing_bytes = options.max_outgoing_bytes.max(1);
         options.max_incoming_bytes = options.max_incoming_bytes.max(1);
+        let limits = (options.max_outgoing_bytes, options.max_incoming_bytes);
+        let log_id = options.log_id.clone();
+        Self::spawn(Phase::Connecting, limits, log_id, move |poll, shared| {
+            io::run(poll, shared, options)
+        })
+    }
+
+    /// Starts the I/O thread `run` with a fresh poll (its waker registered) and shared state
+    /// in `phase`. `limits` are the outgoing and incoming bounds (at least 1).
+    fn spawn(
+        phase: Phase,
+        limits: (usize, usize),
+        log_id: gst::glib::GString,
+        run: impl FnOnce(mio::Poll, Arc<Shared>) + Send + 'static,
+    ) -> Result<Connection, ConnectionError> {
+        let (max_outgoing_bytes, max_incoming_bytes) = limits;
         let poll = mio::Poll::new().map_err(|e| ConnectionError::Io(e.to_string()))?;
         let waker = Arc::new(
             mio::Waker::new(poll.registry(), io::WAKER)
@@ -291,31 +380,35 @@ impl Connection {
         );
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
-                phase: Phase::Connecting,
+                phase,
                 error: None,
                 outgoing: VecDeque::new(),
                 outgoing_bytes: 0,
                 incoming: VecDeque::new(),
                 incoming_bytes: 0,
+                unsent_bytes: 0,
                 close_requested: false,
+                close_timeout: Duration::ZERO,
                 shutdown: false,
                 flushing: false,
                 resolving: false,
                 reconnect_request: None,
+                server_codecs: None,
+                server_info: None,
                 stats: SessionStats::default(),
+                newest_queued_ts: None,
+                last_taken_ts: None,
+                tcp: None,
                 io_wants_media: false,
                 io_wants_room: false,
                 waiters: 0,
             }),
             changed: Condvar::new(),
         });
-        let max_outgoing_bytes = options.max_outgoing_bytes;
-        let max_incoming_bytes = options.max_incoming_bytes;
-        let log_id = options.log_id.clone();
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("rtmp-io".into())
-            .spawn(move || io::run(poll, thread_shared, options))
+            .spawn(move || run(poll, thread_shared))
             .map_err(|e| ConnectionError::Io(e.to_string()))?;
         Ok(Connection {
             shared,
@@ -367,6 +460,9 @@ impl Connection {
         if inner.phase == Phase::Ended {
             return Err(inner.error.clone().unwrap_or(ConnectionError::Closed));
         }
+        if let Some(timestamp) = item.media_timestamp() {
+            inner.newest_queued_ts = Some(timestamp);
+        }
         inner.outgoing_bytes += size;
         inner.outgoing.push_back(item);
         let wake = std::mem::take(&mut inner.io_wants_media);
@@ -375,6 +471,53 @@ impl Connection {
             self.wake();
         }
         Ok(())
+    }
+
+    /// What adaptation reads: media waiting on our side (bytes, and duration from
+    /// timestamps), what was sent and acknowledged, and the kernel's view when sampled.
+    pub fn figures(&self) -> LinkFigures {
+        let inner = self.shared.lock();
+        let queued_media = match (inner.last_taken_ts, inner.newest_queued_ts) {
+            (Some(taken), Some(newest)) => figures::media_between(taken, newest),
+            _ => Duration::ZERO,
+        };
+        LinkFigures {
+            queued_bytes: inner.outgoing_bytes,
+            held_bytes: inner.unsent_bytes,
+            queued_media,
+            last_taken_ts: inner.last_taken_ts,
+            sent_bytes: inner.stats.out_bytes_total,
+            server_acked_bytes: inner.stats.out_bytes_acked,
+            tcp: inner.tcp,
+        }
+    }
+
+    /// Queues media for a player without ever blocking: `Ok(false)` when it does not fit the
+    /// outgoing bound (the item is then dropped; the caller decides what to skip).
+    pub fn try_send(&self, item: Outgoing) -> Result<bool, ConnectionError> {
+        let size = item.size();
+        let mut inner = self.shared.lock();
+        if inner.phase == Phase::Ended {
+            return Err(inner.error.clone().unwrap_or(ConnectionError::Closed));
+        }
+        if !inner.outgoing.is_empty() && inner.outgoing_bytes + size > self.max_outgoing_bytes {
+            return Ok(false);
+        }
+        inner.outgoing_bytes += size;
+        inner.outgoing.push_back(item);
+        let wake = std::mem::take(&mut inner.io_wants_media);
+        drop(inner);
+        if wake {
+            self.wake();
+        }
+        Ok(true)
+    }
+
+    /// Media bytes queued and not yet taken by the kernel: the queue plus what the I/O thread
+    /// holds (how far a player lags behind).
+    pub fn queued_bytes(&self) -> usize {
+        let inner = self.shared.lock();
+        inner.outgoing_bytes + inner.unsent_bytes
     }
 
     /// Sends a seek or pause of a played recording (never waits: they take no room).
@@ -438,6 +581,7 @@ impl Connection {
     pub fn close(&self, timeout: Duration) -> Result<(), ConnectionError> {
         let mut inner = self.shared.lock();
         inner.close_requested = true;
+        inner.close_timeout = timeout;
         drop(inner);
         // Once per connection: always wake (a pending wake also ends the next poll at once).
         self.wake();
@@ -467,6 +611,17 @@ impl Connection {
 
     pub fn stats(&self) -> SessionStats {
         self.shared.lock().stats
+    }
+
+    /// Once the server answered connect: the Enhanced RTMP codecs it listed (`Some(None)`: it
+    /// listed none, as legacy servers do). `None` before the answer.
+    pub fn server_codecs(&self) -> Option<Option<PeerCodecs>> {
+        self.shared.lock().server_codecs.clone()
+    }
+
+    /// What the server said about itself in its connect answer.
+    pub fn server_info(&self) -> Option<crate::protocol::amf0::Amf0Value> {
+        self.shared.lock().server_info.clone()
     }
 
     /// The server's latest reconnect request, once: `Some(tc_url)` (the tcUrl may be absent).

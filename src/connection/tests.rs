@@ -136,9 +136,12 @@ fn options(port: u16, mode: SessionMode) -> ConnectOptions {
         timeout: Duration::from_secs(20),
         session: ClientConfig::new("live", &format!("rtmp://127.0.0.1:{port}/live"), mode),
         tls: None,
+        tunnel: None,
         stop_commands: StopCommands::default(),
         max_outgoing_bytes: TINY_BOUND,
         max_incoming_bytes: TINY_BOUND,
+        send_low_watermark: None,
+        in_flight_budget: None,
         log_id: "test".into(),
     }
 }

@@ -1,4 +1,7 @@
-//! The byte pipe under a session: plain TCP for `rtmp://`, TLS over TCP (rustls) for `rtmps://`.
+//! The byte pipe under a session: plain TCP for `rtmp://`, TLS over TCP (rustls) for `rtmps://`,
+//! as the client (caller mode) or the server (listener mode), and for RTMPT the local end of a
+//! socket pair whose other end the tunnel carries in HTTP ([`Socket::Tunnel`]; see `tunnel.rs`
+//! and `listener/gateway.rs`), so the session's loop is the same for all of them.
 //!
 //! Both present the same non-blocking read/write interface to the I/O loop. With TLS, written
 //! plaintext is encrypted into rustls' buffer (bounded by [`TLS_BUFFER_LIMIT`]) and flushed to the
@@ -9,7 +12,7 @@ use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mio::net::TcpStream;
+use mio::net::{TcpStream, UnixStream};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
@@ -59,23 +62,134 @@ pub enum TlsSetupError {
     Config(String),
 }
 
+/// The server side's TLS settings, loaded once at bind time and shared by every client.
+pub type ServerTlsConfig = Arc<rustls::ServerConfig>;
+
+/// The socket under a transport: TCP, or one end of a local socket pair whose other end is an
+/// RTMPT tunnel (client side: the tunnel thread; listener: the HTTP gateway), so the session's
+/// I/O loop runs unchanged over the tunnel.
+pub enum Socket {
+    Tcp(TcpStream),
+    Tunnel(UnixStream),
+}
+
+impl Socket {
+    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.shutdown(how),
+            Socket::Tunnel(s) => s.shutdown(how),
+        }
+    }
+}
+
+impl From<TcpStream> for Socket {
+    fn from(tcp: TcpStream) -> Self {
+        Socket::Tcp(tcp)
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.read(buf),
+            Socket::Tunnel(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => send_no_signal(s, &[IoSlice::new(buf)]),
+            Socket::Tunnel(s) => send_no_signal(s, &[IoSlice::new(buf)]),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => send_no_signal(s, bufs),
+            Socket::Tunnel(s) => send_no_signal(s, bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl mio::event::Source for Socket {
+    fn register(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.register(registry, token, interests),
+            Socket::Tunnel(s) => s.register(registry, token, interests),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.reregister(registry, token, interests),
+            Socket::Tunnel(s) => s.reregister(registry, token, interests),
+        }
+    }
+
+    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.deregister(registry),
+            Socket::Tunnel(s) => s.deregister(registry),
+        }
+    }
+}
+
+/// Writes with MSG_NOSIGNAL: a peer that closed is `BrokenPipe`, never SIGPIPE, which kills a
+/// host process that does not ignore it (gst-launch does not). std's TCP `write` sends with
+/// the flag, but its `write_vectored` (writev) and every Unix socket write do not.
+pub fn send_no_signal(
+    socket: &impl std::os::fd::AsRawFd,
+    bufs: &[IoSlice<'_>],
+) -> io::Result<usize> {
+    let count = bufs.len().min(1024);
+    // SAFETY: IoSlice is ABI-compatible with iovec on Unix; the message points at `count` of
+    // them, which live for the call, and at no name or control data.
+    let sent = unsafe {
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+        message.msg_iovlen = count as _;
+        libc::sendmsg(socket.as_raw_fd(), &message, libc::MSG_NOSIGNAL)
+    };
+    match sent {
+        n if n < 0 => Err(io::Error::last_os_error()),
+        n => Ok(n as usize),
+    }
+}
+
 pub enum Transport {
-    Plain(TcpStream),
+    Plain(Socket),
     Tls {
-        tcp: TcpStream,
-        tls: Box<rustls::ClientConnection>,
+        tcp: Socket,
+        tls: Box<rustls::Connection>,
     },
 }
 
 impl Transport {
-    pub fn tcp(&mut self) -> &mut TcpStream {
+    /// The socket under the transport (to register, shut down, or read raw).
+    pub fn tcp(&mut self) -> &mut Socket {
         match self {
             Transport::Plain(tcp) | Transport::Tls { tcp, .. } => tcp,
         }
     }
 
     /// Starts TLS on a connected socket; the handshake itself runs as the loop reads and writes.
-    pub fn tls(tcp: TcpStream, host: &str, options: &TlsOptions) -> Result<Self, TlsSetupError> {
+    pub fn tls(tcp: Socket, host: &str, options: &TlsOptions) -> Result<Self, TlsSetupError> {
         let config = client_config(options)?;
         let name = ServerName::try_from(host.to_owned())
             .map_err(|_| TlsSetupError::ServerName(host.to_owned()))?;
@@ -84,8 +198,27 @@ impl Transport {
         tls.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
         Ok(Transport::Tls {
             tcp,
-            tls: Box::new(tls),
+            tls: Box::new(rustls::Connection::Client(tls)),
         })
+    }
+
+    /// Starts the server side of TLS on an accepted socket.
+    pub fn tls_server(tcp: Socket, config: &ServerTlsConfig) -> Result<Self, TlsSetupError> {
+        let mut tls = rustls::ServerConnection::new(config.clone())
+            .map_err(|e| TlsSetupError::Config(e.to_string()))?;
+        tls.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
+        Ok(Transport::Tls {
+            tcp,
+            tls: Box::new(rustls::Connection::Server(tls)),
+        })
+    }
+
+    /// Queues TLS's close_notify (nothing for plain TCP): a peer that reads on after our
+    /// last reply sees a clean end, not a truncation (FFmpeg reports "IO error: End of file").
+    pub fn send_close_notify(&mut self) {
+        if let Transport::Tls { tls, .. } = self {
+            tls.send_close_notify();
+        }
     }
 
     /// Whether TLS still holds encrypted bytes for the socket.
@@ -163,6 +296,51 @@ impl Transport {
 #[derive(Debug, thiserror::Error)]
 #[error("TLS: {0}")]
 pub struct TlsFailure(pub rustls::Error);
+
+/// Loads the certificate chain and private key (PEM) for listening on `rtmps://`; each error
+/// names the file and what is wrong with it.
+pub fn server_config(
+    certificate_file: &std::path::Path,
+    key_file: &std::path::Path,
+) -> Result<ServerTlsConfig, String> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let pem = read(certificate_file)?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            format!(
+                "{} is not a PEM certificate file: {e:?}",
+                certificate_file.display()
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(format!(
+            "no certificate (BEGIN CERTIFICATE) in {}",
+            certificate_file.display()
+        ));
+    }
+    let pem = read(key_file)?;
+    let key = PrivateKeyDer::from_pem_slice(&pem)
+        .map_err(|e| format!("no usable private key in {}: {e:?}", key_file.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            format!(
+                "the key in {} does not fit the certificate in {}: {e}",
+                key_file.display(),
+                certificate_file.display()
+            )
+        })?;
+    Ok(Arc::new(config))
+}
 
 fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, TlsSetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());

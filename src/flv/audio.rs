@@ -7,12 +7,14 @@
 //! audio frames, whose own headers carry the real rate and channel count.
 //!
 //! Enhanced RTMP audio (SoundFormat 9) is recognised: `mp4a` and `.mp3` map onto the same
-//! variants, other FourCCs are reported as unsupported.
+//! variants, `Opus`/`fLaC`/`ac-3`/`ec-3` onto the `Ex*` variants (caps in [`super::codecs`]),
+//! other FourCCs are reported as unsupported.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::FlvError;
 use super::bits::BitReader;
+use super::codecs::ExAudioCodec;
 
 pub const SOUND_FORMAT_MP3: u8 = 2;
 pub const SOUND_FORMAT_AAC: u8 = 10;
@@ -28,6 +30,11 @@ const AAC_FLAGS: u8 = (SOUND_FORMAT_AAC << 4) | (3 << 2) | (1 << 1) | 1;
 // Enhanced RTMP AudioPacketType values.
 const EX_SEQUENCE_START: u8 = 0;
 const EX_CODED_FRAMES: u8 = 1;
+const EX_SEQUENCE_END: u8 = 2;
+const EX_MULTICHANNEL_CONFIG: u8 = 4;
+const EX_MULTITRACK: u8 = 5;
+/// AudioChannelOrder::Native: a UI32 channel mask follows the channel count.
+const CHANNEL_ORDER_NATIVE: u8 = 1;
 
 /// ISO/IEC 14496-3 Table 1.18 sampling frequencies, by samplingFrequencyIndex.
 const AAC_RATES: [u32; 13] = [
@@ -290,9 +297,39 @@ pub enum AudioTag {
     /// One raw AAC frame.
     AacFrame(Bytes),
     /// MPEG audio frames.
-    Mp3 { data: Bytes },
+    Mp3 {
+        data: Bytes,
+    },
+    /// Enhanced RTMP SequenceStart of `codec` (OpusHead, STREAMINFO, nothing for AC-3).
+    ExSequenceStart {
+        codec: ExAudioCodec,
+        config: Bytes,
+    },
+    /// Coded frames of `codec`; `timestamp_offset_ns` comes from a TimestampOffsetNano ModEx.
+    ExFrame {
+        codec: ExAudioCodec,
+        timestamp_offset_ns: u32,
+        data: Bytes,
+    },
+    ExSequenceEnd {
+        codec: ExAudioCodec,
+    },
+    /// MultichannelConfig: the channel order (0 unspecified, 1 native, 2 custom), the channel
+    /// count and, for the native order, the speaker mask (bit 0 front left, bit 1 front
+    /// right, ... in the order of WAVEFORMATEXTENSIBLE).
+    ExMultichannelConfig {
+        fourcc: [u8; 4],
+        order: u8,
+        channels: u8,
+        mask: Option<u32>,
+    },
+    /// An Enhanced RTMP multitrack packet: each track's id and its packet (never another
+    /// `Multitrack`). Track 0 is the default track.
+    Multitrack(Vec<(u8, AudioTag)>),
     /// A legacy codec other than AAC and MP3.
-    Unsupported { sound_format: u8 },
+    Unsupported {
+        sound_format: u8,
+    },
     /// An Enhanced RTMP packet we do not map (another FourCC, multitrack, ...).
     UnsupportedEnhanced {
         packet_type: u8,
@@ -325,27 +362,78 @@ pub fn parse_audio_body(body: &Bytes) -> Result<AudioTag, FlvError> {
 fn parse_enhanced(body: &Bytes) -> Result<AudioTag, FlvError> {
     let truncated = FlvError::Truncated("enhanced audio tag header");
     let packet_type = body.first().ok_or(truncated.clone())? & 0x0f;
-    let (packet_type, pos) = super::skip_mod_ex(body, packet_type, 1, &truncated)?;
-    // Multitrack (5) puts a multitrack-type byte before the FourCC.
-    if packet_type == 5 {
-        let &mt = body.get(pos).ok_or(truncated)?;
-        let fourcc = (mt >> 4 != 2)
-            .then(|| body.get(pos + 1..pos + 5).and_then(|f| f.try_into().ok()))
-            .flatten();
-        return Ok(AudioTag::UnsupportedEnhanced {
-            packet_type,
-            fourcc,
-        });
+    let super::enhanced::ModEx {
+        packet_type,
+        pos,
+        timestamp_offset_ns,
+    } = super::enhanced::read_mod_ex(body, packet_type, 1, &truncated)?;
+    if packet_type == EX_MULTITRACK {
+        let Some((packet_type, tracks)) = super::enhanced::read_multitrack(body, pos, &truncated)?
+        else {
+            return Ok(AudioTag::UnsupportedEnhanced {
+                packet_type,
+                fourcc: None,
+            });
+        };
+        let tracks = tracks
+            .into_iter()
+            .map(|t| {
+                let tag = audio_packet(packet_type, t.fourcc, t.data, timestamp_offset_ns)?;
+                Ok((t.id, tag))
+            })
+            .collect::<Result<Vec<_>, FlvError>>()?;
+        return Ok(AudioTag::Multitrack(tracks));
     }
     let fourcc: [u8; 4] = body
         .get(pos..pos + 4)
         .and_then(|f| f.try_into().ok())
-        .ok_or(truncated)?;
-    let data = body.slice(pos + 4..);
-    match (&fourcc, packet_type) {
-        (b"mp4a", EX_SEQUENCE_START) => Ok(AudioTag::AacSequenceHeader(data)),
-        (b"mp4a", EX_CODED_FRAMES) => Ok(AudioTag::AacFrame(data)),
-        (b".mp3", EX_CODED_FRAMES) => Ok(AudioTag::Mp3 { data }),
+        .ok_or(truncated.clone())?;
+    audio_packet(
+        packet_type,
+        fourcc,
+        body.slice(pos + 4..),
+        timestamp_offset_ns,
+    )
+}
+
+/// One track's packet of `fourcc`: `data` follows the FourCC (and the track id and size).
+fn audio_packet(
+    packet_type: u8,
+    fourcc: [u8; 4],
+    data: Bytes,
+    timestamp_offset_ns: u32,
+) -> Result<AudioTag, FlvError> {
+    let truncated = FlvError::Truncated("enhanced audio tag header");
+    let codec = ExAudioCodec::from_fourcc(fourcc);
+    match (&fourcc, packet_type, codec) {
+        (b"mp4a", EX_SEQUENCE_START, _) => Ok(AudioTag::AacSequenceHeader(data)),
+        (b"mp4a", EX_CODED_FRAMES, _) => Ok(AudioTag::AacFrame(data)),
+        (b".mp3", EX_CODED_FRAMES, _) => Ok(AudioTag::Mp3 { data }),
+        (_, EX_MULTICHANNEL_CONFIG, _) => {
+            let (&order, &channels) = data.first().zip(data.get(1)).ok_or(truncated.clone())?;
+            let mask = if order == CHANNEL_ORDER_NATIVE {
+                let m = data.get(2..6).ok_or(truncated)?;
+                Some(u32::from_be_bytes([m[0], m[1], m[2], m[3]]))
+            } else {
+                None
+            };
+            Ok(AudioTag::ExMultichannelConfig {
+                fourcc,
+                order,
+                channels,
+                mask,
+            })
+        }
+        (_, EX_SEQUENCE_START, Some(codec)) => Ok(AudioTag::ExSequenceStart {
+            codec,
+            config: data,
+        }),
+        (_, EX_CODED_FRAMES, Some(codec)) => Ok(AudioTag::ExFrame {
+            codec,
+            timestamp_offset_ns,
+            data,
+        }),
+        (_, EX_SEQUENCE_END, Some(codec)) => Ok(AudioTag::ExSequenceEnd { codec }),
         _ => Ok(AudioTag::UnsupportedEnhanced {
             packet_type,
             fourcc: Some(fourcc),
@@ -450,4 +538,4 @@ pub fn mp3_caps(first_frame: &[u8]) -> Result<gst::Caps, FlvError> {
 
 #[cfg(test)]
 #[path = "audio_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -359,16 +359,37 @@ fn garbage_and_truncated_audio_bodies() {
 /// What holds for any parsed tag: payloads are the tail of the body.
 fn check_audio_tag(body: &Bytes, tag: &AudioTag) {
     match tag {
-        AudioTag::AacSequenceHeader(data) | AudioTag::AacFrame(data) | AudioTag::Mp3 { data } => {
+        AudioTag::AacSequenceHeader(data)
+        | AudioTag::AacFrame(data)
+        | AudioTag::Mp3 { data }
+        | AudioTag::ExSequenceStart { config: data, .. }
+        | AudioTag::ExFrame { data, .. } => {
             assert!(data.len() < body.len() && body.ends_with(data), "{tag:?}");
         }
+        AudioTag::ExSequenceEnd { .. } | AudioTag::ExMultichannelConfig { .. } => {}
         AudioTag::Unsupported { sound_format } => {
             assert!(
                 ![SOUND_FORMAT_AAC, SOUND_FORMAT_MP3, SOUND_FORMAT_MP3_8K].contains(sound_format)
             );
         }
         AudioTag::UnsupportedEnhanced { .. } => {}
+        // Each track's payload lies within the body; tracks do not nest.
+        AudioTag::Multitrack(tracks) => {
+            for (_, track) in tracks {
+                assert!(!matches!(track, AudioTag::Multitrack(_)), "{tag:?}");
+                if let AudioTag::AacFrame(data) | AudioTag::ExFrame { data, .. } = track {
+                    assert!(within(body, data), "{tag:?}");
+                }
+            }
+        }
     }
+}
+
+/// `part` is a sub-slice of `body`.
+pub(crate) fn within(body: &Bytes, part: &Bytes) -> bool {
+    let start = body.as_ptr() as usize;
+    let p = part.as_ptr() as usize;
+    part.is_empty() || (p >= start && p + part.len() <= start + body.len())
 }
 
 fn check_asc(asc: &AudioSpecificConfig) {
@@ -411,25 +432,38 @@ fn enhanced_audio_bodies() {
     );
     assert_eq!(
         parse_audio_body(&Bytes::from_static(b"\x90Opus\x01")),
+        Ok(AudioTag::ExSequenceStart {
+            codec: crate::flv::ExAudioCodec::Opus,
+            config: Bytes::from_static(b"\x01")
+        })
+    );
+    assert_eq!(
+        parse_audio_body(&Bytes::from_static(b"\x90dtsc\x01")),
         Ok(AudioTag::UnsupportedEnhanced {
             packet_type: 0,
-            fourcc: Some(*b"Opus")
+            fourcc: Some(*b"dtsc")
         })
     );
-    // ModEx with 2 bytes of data, then CodedFrames of fLaC.
+    // ModEx with 2 bytes of data (another type than TimestampOffsetNano), then CodedFrames of
+    // fLaC.
     assert_eq!(
-        parse_audio_body(&Bytes::from_static(b"\x97\x01\x00\x00\x01fLaC")),
-        Ok(AudioTag::UnsupportedEnhanced {
-            packet_type: 1,
-            fourcc: Some(*b"fLaC")
+        parse_audio_body(&Bytes::from_static(b"\x97\x01\x00\x00\x11fLaC")),
+        Ok(AudioTag::ExFrame {
+            codec: crate::flv::ExAudioCodec::Flac,
+            timestamp_offset_ns: 0,
+            data: Bytes::new()
         })
     );
+    // Multitrack, OneTrack: an ac-3 sequence start of track 0.
     assert_eq!(
         parse_audio_body(&Bytes::from_static(b"\x95\x00ac-3\x00")),
-        Ok(AudioTag::UnsupportedEnhanced {
-            packet_type: 5,
-            fourcc: Some(*b"ac-3")
-        })
+        Ok(AudioTag::Multitrack(vec![(
+            0,
+            AudioTag::ExSequenceStart {
+                codec: crate::flv::ExAudioCodec::Ac3,
+                config: Bytes::new()
+            }
+        )]))
     );
     assert_eq!(
         parse_audio_body(&Bytes::from_static(b"\x91mp")),

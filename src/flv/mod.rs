@@ -24,6 +24,9 @@
 
 mod audio;
 mod bits;
+pub mod channels;
+pub mod codecs;
+mod enhanced;
 pub mod metadata;
 #[cfg(test)]
 mod proptests;
@@ -34,10 +37,14 @@ pub mod tag;
 #[cfg(test)]
 mod testdata;
 mod video;
+pub mod write;
 
 pub use audio::{
     AudioCodec, AudioConfig, AudioSpecificConfig, AudioTag, Mp3Header, SOUND_FORMAT_AAC,
     SOUND_FORMAT_MP3, SOUND_FORMAT_MP3_8K, aac_caps, mp3_caps, parse_audio_body,
+};
+pub use codecs::{
+    ColorInfo, ExAudioCodec, ExVideoCodec, config_full_range, ex_audio_caps, ex_video_caps,
 };
 pub use metadata::StreamMetadata;
 pub use tag::{FlvTag, FlvTagParts, FlvTagReader, TagType};
@@ -45,39 +52,6 @@ pub use video::{
     AvcDecoderConfig, CODEC_ID_AVC, VideoConfig, VideoTag, parse_video_body, video_caps,
     video_frame_header,
 };
-
-/// Enhanced RTMP's ModEx packet type (audio and video alike).
-const EX_MOD_EX: u8 = 7;
-
-/// Skips Enhanced RTMP ModEx prefixes: while the packet type is ModEx, sized modifier data
-/// follows (UI8 size-1, or 0xFF then UI16 size-1), then a byte whose low nibble is the next
-/// packet type. Returns the real packet type and the position after it. Each round consumes at
-/// least two bytes, so the loop ends with the body.
-fn skip_mod_ex(
-    body: &[u8],
-    mut packet_type: u8,
-    mut pos: usize,
-    truncated: &FlvError,
-) -> Result<(u8, usize), FlvError> {
-    while packet_type == EX_MOD_EX {
-        let size = match body.get(pos) {
-            Some(0xff) => {
-                let b = body.get(pos + 1..pos + 3).ok_or(truncated.clone())?;
-                pos += 3;
-                usize::from(u16::from_be_bytes([b[0], b[1]])) + 1
-            }
-            Some(&n) => {
-                pos += 1;
-                usize::from(n) + 1
-            }
-            None => return Err(truncated.clone()),
-        };
-        pos += size;
-        packet_type = body.get(pos).ok_or(truncated.clone())? & 0x0f;
-        pos += 1;
-    }
-    Ok((packet_type, pos))
-}
 
 /// Errors from mapping FLV bodies and GStreamer caps.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -97,6 +71,12 @@ pub enum FlvError {
     InvalidAsc(&'static str),
     #[error("invalid MPEG audio frame header: {0}")]
     InvalidMp3Header(&'static str),
+    /// An Enhanced RTMP codec configuration record (hvcC, av1C, vpcC) is malformed.
+    #[error("invalid {codec} configuration record: {reason}")]
+    InvalidCodecConfig {
+        codec: &'static str,
+        reason: &'static str,
+    },
     #[error("unknown AVCPacketType {0}")]
     UnknownAvcPacketType(u8),
     #[error("unknown AACPacketType {0}")]

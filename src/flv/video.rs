@@ -4,11 +4,13 @@
 //! SI24 CompositionTime` followed by the avcC (packet type 0), length-prefixed NAL units of one
 //! access unit (type 1) or nothing (type 2, end of sequence). The composition time is PTS - DTS
 //! in milliseconds. Enhanced RTMP tags (high bit of the first byte set) are recognised: `avc1`
-//! maps onto the same variants, other FourCCs are reported as unsupported.
+//! maps onto the same variants, `hvc1`/`av01`/`vp09` onto the `Ex*` variants (see
+//! [`super::enhanced`]), other FourCCs are reported as unsupported.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::FlvError;
+use super::codecs::ExVideoCodec;
 use super::metadata::StreamMetadata;
 use super::sps::{SpsInfo, parse_sps};
 
@@ -20,19 +22,11 @@ const FRAME_TYPE_INTER: u8 = 2;
 /// "Generated keyframe" in the FLV spec: a server-made seek point, decodable on its own.
 const FRAME_TYPE_GENERATED_KEY: u8 = 4;
 /// Video info/command frame: carries a command byte, no picture.
-const FRAME_TYPE_COMMAND: u8 = 5;
+pub(super) const FRAME_TYPE_COMMAND: u8 = 5;
 
 const AVC_SEQUENCE_HEADER: u8 = 0;
 const AVC_NALU: u8 = 1;
 const AVC_END_OF_SEQUENCE: u8 = 2;
-
-// Enhanced RTMP VideoPacketType values.
-const EX_SEQUENCE_START: u8 = 0;
-const EX_CODED_FRAMES: u8 = 1;
-const EX_SEQUENCE_END: u8 = 2;
-const EX_CODED_FRAMES_X: u8 = 3;
-const EX_METADATA: u8 = 4;
-const EX_MULTITRACK: u8 = 6;
 
 /// Composition time limits of an SI24.
 const CTS_MIN: i32 = -0x80_0000;
@@ -174,6 +168,23 @@ pub struct VideoConfig {
     pub bitrate: Option<u32>,
 }
 
+/// A caps integer field that is set and positive.
+pub(crate) fn positive_field(s: &gst::StructureRef, field: &str) -> Option<u32> {
+    s.get_optional::<i32>(field)
+        .ok()
+        .flatten()
+        .and_then(|v| u32::try_from(v).ok())
+        .filter(|&v| v > 0)
+}
+
+/// A caps fraction field that is set and positive.
+pub(crate) fn fraction_field(s: &gst::StructureRef, field: &str) -> Option<gst::Fraction> {
+    s.get_optional::<gst::Fraction>(field)
+        .ok()
+        .flatten()
+        .filter(|f| f.numer() > 0 && f.denom() > 0)
+}
+
 impl VideoConfig {
     /// Accepts `video/x-h264, stream-format=avc, alignment=au, codec_data=(buffer)`.
     /// The errors say what to change in the pipeline.
@@ -215,24 +226,11 @@ impl VideoConfig {
             .map_err(|_| FlvError::UnsupportedCaps("codec_data buffer is not readable".into()))?;
         let avcc = AvcDecoderConfig::parse(&Bytes::copy_from_slice(map.as_slice()))?;
 
-        let positive = |field: &str| {
-            s.get_optional::<i32>(field)
-                .ok()
-                .flatten()
-                .and_then(|v| u32::try_from(v).ok())
-                .filter(|&v| v > 0)
-        };
-        let fraction = |field: &str| {
-            s.get_optional::<gst::Fraction>(field)
-                .ok()
-                .flatten()
-                .filter(|f| f.numer() > 0 && f.denom() > 0)
-        };
         Ok(VideoConfig {
-            width: positive("width"),
-            height: positive("height"),
-            framerate: fraction("framerate"),
-            pixel_aspect_ratio: fraction("pixel-aspect-ratio"),
+            width: positive_field(s, "width"),
+            height: positive_field(s, "height"),
+            framerate: fraction_field(s, "framerate"),
+            pixel_aspect_ratio: fraction_field(s, "pixel-aspect-ratio"),
             avcc,
             bitrate: None,
         })
@@ -290,23 +288,48 @@ pub enum VideoTag {
     AvcEndOfSequence,
     /// A video info/command frame (frame type 5); it carries no picture.
     Command,
+    /// Enhanced RTMP SequenceStart of `codec`: its configuration record (hvcC, av1C, vpcC).
+    ExSequenceStart {
+        codec: ExVideoCodec,
+        config: Bytes,
+    },
+    /// One frame (access unit, temporal unit) of `codec`. `cts_ms` is PTS - DTS (0 for codecs
+    /// without composition time); `timestamp_offset_ns` comes from a TimestampOffsetNano ModEx.
+    ExFrame {
+        codec: ExVideoCodec,
+        keyframe: bool,
+        cts_ms: i32,
+        timestamp_offset_ns: u32,
+        data: Bytes,
+    },
+    ExSequenceEnd {
+        codec: ExVideoCodec,
+    },
+    /// The Metadata packet type: an AMF-encoded `colorInfo` object, not mapped yet.
+    ExMetadata {
+        codec: ExVideoCodec,
+        data: Bytes,
+    },
+    /// An Enhanced RTMP multitrack packet: each track's id and its packet (never another
+    /// `Multitrack`). Track 0 is the default track.
+    Multitrack(Vec<(u8, VideoTag)>),
     /// A legacy codec other than AVC.
     Unsupported {
         codec_id: u8,
     },
-    /// An Enhanced RTMP packet we do not map: another FourCC, multitrack or metadata.
+    /// An Enhanced RTMP packet we do not map: another FourCC, packet type or multitrack type.
     UnsupportedEnhanced {
         packet_type: u8,
         fourcc: Option<[u8; 4]>,
     },
 }
 
-fn read_si24(b: [u8; 3]) -> i32 {
+pub(super) fn read_si24(b: [u8; 3]) -> i32 {
     // Put the 24 bits at the top of an i32 and shift back: the shift sign-extends.
     i32::from_be_bytes([b[0], b[1], b[2], 0]) >> 8
 }
 
-fn is_keyframe(frame_type: u8) -> bool {
+pub(super) fn is_keyframe(frame_type: u8) -> bool {
     frame_type == FRAME_TYPE_KEY || frame_type == FRAME_TYPE_GENERATED_KEY
 }
 
@@ -314,7 +337,7 @@ fn is_keyframe(frame_type: u8) -> bool {
 pub fn parse_video_body(body: &Bytes) -> Result<VideoTag, FlvError> {
     let &first = body.first().ok_or(FlvError::Truncated("video tag body"))?;
     if first & 0x80 != 0 {
-        return parse_enhanced(body);
+        return super::enhanced::parse_enhanced_video(body);
     }
     let frame_type = first >> 4;
     if frame_type == FRAME_TYPE_COMMAND {
@@ -337,68 +360,6 @@ pub fn parse_video_body(body: &Bytes) -> Result<VideoTag, FlvError> {
         }),
         AVC_END_OF_SEQUENCE => Ok(VideoTag::AvcEndOfSequence),
         other => Err(FlvError::UnknownAvcPacketType(other)),
-    }
-}
-
-fn parse_enhanced(body: &Bytes) -> Result<VideoTag, FlvError> {
-    let truncated = FlvError::Truncated("enhanced video tag header");
-    let first = body
-        .first()
-        .copied()
-        .ok_or(FlvError::Truncated("video tag body"))?;
-    let frame_type = (first >> 4) & 0x07;
-    let packet_type = first & 0x0f;
-    let (packet_type, mut pos) = super::skip_mod_ex(body, packet_type, 1, &truncated)?;
-
-    if frame_type == FRAME_TYPE_COMMAND && packet_type != EX_METADATA {
-        return Ok(VideoTag::Command);
-    }
-    if packet_type == EX_MULTITRACK {
-        // AvMultitrackType and packet type, then a FourCC unless each track has its own.
-        let &mt = body.get(pos).ok_or(truncated.clone())?;
-        let fourcc = if mt >> 4 != 2 {
-            body.get(pos + 1..pos + 5)
-                .and_then(|f| <[u8; 4]>::try_from(f).ok())
-        } else {
-            None
-        };
-        return Ok(VideoTag::UnsupportedEnhanced {
-            packet_type,
-            fourcc,
-        });
-    }
-    let fourcc: [u8; 4] = body
-        .get(pos..pos + 4)
-        .and_then(|f| f.try_into().ok())
-        .ok_or(truncated.clone())?;
-    pos += 4;
-    if &fourcc != b"avc1" {
-        return Ok(VideoTag::UnsupportedEnhanced {
-            packet_type,
-            fourcc: Some(fourcc),
-        });
-    }
-    let rest = |from: usize| body.get(from..).map(|_| body.slice(from..));
-    match packet_type {
-        EX_SEQUENCE_START => Ok(VideoTag::AvcSequenceHeader(rest(pos).ok_or(truncated)?)),
-        EX_CODED_FRAMES => {
-            let b = body.get(pos..pos + 3).ok_or(truncated.clone())?;
-            Ok(VideoTag::AvcFrame {
-                keyframe: is_keyframe(frame_type),
-                cts_ms: read_si24([b[0], b[1], b[2]]),
-                data: rest(pos + 3).ok_or(truncated)?,
-            })
-        }
-        EX_CODED_FRAMES_X => Ok(VideoTag::AvcFrame {
-            keyframe: is_keyframe(frame_type),
-            cts_ms: 0,
-            data: rest(pos).ok_or(truncated)?,
-        }),
-        EX_SEQUENCE_END => Ok(VideoTag::AvcEndOfSequence),
-        other => Ok(VideoTag::UnsupportedEnhanced {
-            packet_type: other,
-            fourcc: Some(fourcc),
-        }),
     }
 }
 

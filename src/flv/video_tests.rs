@@ -232,10 +232,25 @@ fn check_video_tag(body: &Bytes, tag: &VideoTag) {
             assert!((CTS_MIN..=CTS_MAX).contains(cts_ms), "{tag:?}");
         }
         VideoTag::Unsupported { codec_id } => assert_ne!(*codec_id, CODEC_ID_AVC),
+        VideoTag::Multitrack(tracks) => {
+            for (_, track) in tracks {
+                assert!(!matches!(track, VideoTag::Multitrack(_)), "{tag:?}");
+                if let VideoTag::ExFrame { data, .. } | VideoTag::AvcFrame { data, .. } = track {
+                    assert!(crate::flv::audio::tests::within(body, data), "{tag:?}");
+                }
+            }
+        }
         VideoTag::UnsupportedEnhanced { fourcc, .. } => {
             assert_ne!(fourcc.as_ref(), Some(b"avc1"), "{tag:?}");
         }
-        VideoTag::AvcEndOfSequence | VideoTag::Command => {}
+        VideoTag::ExSequenceStart { config: data, .. } | VideoTag::ExMetadata { data, .. } => {
+            assert!(data.len() < body.len() && body.ends_with(data), "{tag:?}");
+        }
+        VideoTag::ExFrame { cts_ms, data, .. } => {
+            assert!(data.len() < body.len() && body.ends_with(data), "{tag:?}");
+            assert!((CTS_MIN..=CTS_MAX).contains(cts_ms), "{tag:?}");
+        }
+        VideoTag::AvcEndOfSequence | VideoTag::Command | VideoTag::ExSequenceEnd { .. } => {}
     }
 }
 
@@ -286,27 +301,33 @@ fn enhanced_rtmp_bodies() {
     );
     // Other FourCCs are reported, not misread.
     assert_eq!(
-        parse_video_body(&Bytes::from_static(b"\x90hvc1\x01\x02")),
+        parse_video_body(&Bytes::from_static(b"\x90vvc1\x01\x02")),
         Ok(VideoTag::UnsupportedEnhanced {
             packet_type: 0,
-            fourcc: Some(*b"hvc1")
+            fourcc: Some(*b"vvc1")
         })
     );
     // ModEx (7) with 1 byte of data, then CodedFramesX.
     assert_eq!(
         parse_video_body(&Bytes::from_static(b"\x97\x00\x2a\x03av01\x12")),
-        Ok(VideoTag::UnsupportedEnhanced {
-            packet_type: 3,
-            fourcc: Some(*b"av01")
+        Ok(VideoTag::ExFrame {
+            codec: crate::flv::ExVideoCodec::Av1,
+            keyframe: true,
+            cts_ms: 0,
+            timestamp_offset_ns: 0,
+            data: Bytes::from_static(b"\x12"),
         })
     );
     // Multitrack, OneTrack of hvc1.
     assert_eq!(
         parse_video_body(&Bytes::from_static(b"\x96\x00hvc1\x01")),
-        Ok(VideoTag::UnsupportedEnhanced {
-            packet_type: 6,
-            fourcc: Some(*b"hvc1")
-        })
+        Ok(VideoTag::Multitrack(vec![(
+            1,
+            VideoTag::ExSequenceStart {
+                codec: crate::flv::ExVideoCodec::Hevc,
+                config: Bytes::new()
+            }
+        )]))
     );
     assert_eq!(
         parse_video_body(&Bytes::from_static(b"\x90av")),

@@ -75,6 +75,23 @@ fn rtmps_defaults_to_port_443() {
 }
 
 #[test]
+fn rtmpt_defaults_to_http_ports() {
+    let loc = parse("rtmpt://h/live/x");
+    assert_eq!(loc.scheme, Scheme::Rtmpt);
+    assert_eq!(loc.port, 80);
+    assert!(loc.scheme.is_tunnel() && !loc.scheme.is_tls());
+    assert_eq!(loc.tc_url(), "rtmpt://h/live");
+    assert_eq!(loc.to_uri(), "rtmpt://h/live/x");
+    let loc = parse("RTMPTS://h/live/x");
+    assert_eq!(loc.scheme, Scheme::Rtmpts);
+    assert_eq!(loc.port, 443);
+    assert!(loc.scheme.is_tunnel() && loc.scheme.is_tls());
+    let loc = parse("rtmpt://[::1]:8080/live/x?k=v");
+    assert_eq!(loc.port, 8080);
+    assert_eq!(loc.to_uri(), "rtmpt://[::1]:8080/live/x?k=v");
+}
+
+#[test]
 fn ipv6_host() {
     let loc = parse("rtmp://[::1]:1936/live/x");
     assert_eq!(loc.host, "::1");
@@ -100,8 +117,8 @@ fn errors() {
         LocationError::UnsupportedScheme("http".into())
     );
     assert_eq!(
-        err("rtmpt://h/live/x"),
-        LocationError::UnsupportedScheme("rtmpt".into())
+        err("rtmpe://h/live/x"),
+        LocationError::UnsupportedScheme("rtmpe".into())
     );
     assert!(matches!(err("h/live/x"), LocationError::Malformed(_)));
     assert_eq!(err("rtmp:///live/x"), LocationError::NoHost);
@@ -250,7 +267,7 @@ fn defaults_match_rtmp2() {
     assert!(s.async_connect);
     assert_eq!(s.extra_connect_args, None);
     assert_eq!(s.validate(), Ok(()));
-    assert_eq!(uri_protocols(), &["rtmp", "rtmps"]);
+    assert_eq!(uri_protocols(), &["rtmp", "rtmps", "rtmpt", "rtmpts"]);
 }
 
 fn pspec(name: &str) -> glib::ParamSpec {

@@ -24,6 +24,9 @@ pub struct ConnectParams {
     pub purpose: ConnectPurpose,
     /// Extra arguments appended after the command object (see [`parse_extra_connect_args`]).
     pub extra_args: Vec<Amf0Value>,
+    /// Fields appended to the command object: Enhanced RTMP's `fourCcList`,
+    /// `videoFourCcInfoMap`, `audioFourCcInfoMap` and `capsEx`.
+    pub extra_fields: Vec<(String, Amf0Value)>,
 }
 
 fn string(s: &str) -> Amf0Value {
@@ -66,6 +69,7 @@ pub fn connect(transaction_id: f64, params: &ConnectParams) -> Message {
             object.push(("pageUrl".to_owned(), string(page_url)));
         }
     }
+    object.extend(params.extra_fields.iter().cloned());
     Message::Command {
         stream_id: 0,
         name: "connect".to_owned(),
@@ -244,6 +248,7 @@ mod tests {
             page_url: None,
             purpose: ConnectPurpose::Publish,
             extra_args: vec![],
+            extra_fields: vec![],
         };
         let Message::Command {
             name,
@@ -275,6 +280,7 @@ mod tests {
             page_url: None,
             purpose: ConnectPurpose::Play,
             extra_args: vec![Amf0Value::Boolean(true)],
+            extra_fields: vec![],
         };
         let Message::Command {
             command_object,

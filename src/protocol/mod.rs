@@ -10,7 +10,8 @@
 //!   side.
 //! - [`chunk`]: splitting messages into chunks and reassembling them.
 //! - [`message`]: typed protocol control, user control, command and media messages.
-//! - [`session`]: the client state machine (connect, publish, play, status).
+//! - [`session`]: the client and server state machines (connect, publish, play, status) on one
+//!   message-stream core.
 //! - [`redact`]: stream keys and tokens out of anything printed.
 
 pub mod amf0;
@@ -23,6 +24,7 @@ pub mod message;
 #[cfg(test)]
 mod proptests;
 pub mod redact;
+pub mod rtmpt;
 pub mod session;
 #[cfg(test)]
 pub mod testdata_nginx_vod;

@@ -11,8 +11,10 @@ use gst::subclass::prelude::*;
 use super::mux::{audio_caps, video_caps};
 use super::writer::{CAT, SinkSettings};
 use super::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_RECONNECT_ATTEMPTS,
-    DEFAULT_RECONNECT_DELAY_MS, PublishType, RtmpMuxElement, RtmpWriterElement, StopCommandFlags,
+    DEFAULT_CHUNK_SIZE, DEFAULT_MAX_BITRATE, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_DELAY_MS,
+    DEFAULT_MAX_QUEUE_BYTES, DEFAULT_MIN_BITRATE, DEFAULT_RECONNECT_ATTEMPTS,
+    DEFAULT_RECONNECT_DELAY_MS, EnhancedCodecCheck, EnhancedRtmp, PublishType, RtmpMuxElement,
+    RtmpWriterElement, StopCommandFlags,
 };
 use crate::location;
 use crate::protocol::session::StopCommands;
@@ -77,6 +79,8 @@ impl RtmpSink {
             return Ok(mux.clone());
         }
         let new: RtmpMuxElement = glib::Object::builder().property("name", "mux").build();
+        new.imp()
+            .set_legacy_codecs(self.settings().enhanced_rtmp.legacy_codecs());
         self.obj().add(&new)?;
         new.link(&self.writer)?;
         new.sync_state_with_parent()?;
@@ -88,7 +92,16 @@ impl RtmpSink {
         let writer = self.writer.imp();
         let session = writer.session_stats().unwrap_or_default();
         let counters = writer.counters();
-        crate::shared::stats::stats_structure(&session, &counters)
+        let mut stats = crate::shared::stats::stats_structure(&session, &counters);
+        writer.add_listener_stats(stats.as_mut());
+        let adaptive = writer.adaptive_stats();
+        let stats = stats.as_mut();
+        stats.set("bitrate", adaptive.bitrate_kbps);
+        stats.set("bandwidth-estimate", adaptive.estimate_kbps);
+        stats.set("queued-ms", adaptive.delay.as_millis() as u64);
+        stats.set("dropped-gops", adaptive.dropped_gops);
+        stats.set("dropped-bytes", adaptive.dropped_bytes);
+        stats.to_owned()
     }
 }
 
@@ -123,6 +136,18 @@ impl ObjectImpl for RtmpSink {
                     .nick("Publish type")
                     .blurb("Publishing type sent with the publish command, for servers that record (live, record, append)")
                     .default_value(PublishType::default())
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder::<EnhancedRtmp>("enhanced-rtmp")
+                    .nick("Enhanced RTMP")
+                    .blurb("H.264, AAC and MP3 in the legacy FLV headers, or in the Enhanced RTMP ones (avc1, mp4a, .mp3); H.265, AV1, VP9, Opus, FLAC and AC-3 always use Enhanced RTMP, and so do tracks other than 0")
+                    .default_value(EnhancedRtmp::default())
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder::<EnhancedCodecCheck>("enhanced-codec-check")
+                    .nick("Enhanced codec check")
+                    .blurb("When an Enhanced RTMP codec goes to a server that did not list it in its connect answer (or listed none): post a warning, fail with an error, or say nothing")
+                    .default_value(EnhancedCodecCheck::default())
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecBoolean::builder("sync")
@@ -200,6 +225,50 @@ impl ObjectImpl for RtmpSink {
                     .default_value(DEFAULT_MAX_QUEUE_BYTES as u64)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("max-clients")
+                    .nick("Maximum clients")
+                    .blurb(
+                        "Listener mode: players served at once; one more is refused \
+                         (NetStream.Play.Failed) until one leaves",
+                    )
+                    .minimum(1)
+                    .default_value(DEFAULT_MAX_CLIENTS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("adaptive-bitrate")
+                    .nick("Adaptive bitrate")
+                    .blurb(
+                        "Follow the bandwidth: lower the upstream video encoder's bitrate when \
+                         media queues up, raise it again when the link carries more",
+                    )
+                    .default_value(false)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-bitrate")
+                    .nick("Minimum bitrate")
+                    .blurb("Adaptive bitrate: the lowest video bitrate to set, in kbit/s")
+                    .minimum(1)
+                    .default_value(DEFAULT_MIN_BITRATE)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-bitrate")
+                    .nick("Maximum bitrate")
+                    .blurb(
+                        "Adaptive bitrate: the highest video bitrate to set, in kbit/s \
+                         (0: the encoder's bitrate at start)",
+                    )
+                    .default_value(DEFAULT_MAX_BITRATE)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-delay")
+                    .nick("Maximum delay")
+                    .blurb(
+                        "Milliseconds media may wait for the link before whole groups of \
+                         pictures (and their audio) are dropped (0: never drop)",
+                    )
+                    .default_value(DEFAULT_MAX_DELAY_MS)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Stats")
                     .blurb("Connection and media statistics")
@@ -235,6 +304,17 @@ impl ObjectImpl for RtmpSink {
             "publish-type" => {
                 self.settings().publish_type = value.get().expect("type checked upstream");
             }
+            "enhanced-rtmp" => {
+                let mode: EnhancedRtmp = value.get().expect("type checked upstream");
+                self.settings().enhanced_rtmp = mode;
+                let mux = self.mux.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if let Some(mux) = mux {
+                    mux.imp().set_legacy_codecs(mode.legacy_codecs());
+                }
+            }
+            "enhanced-codec-check" => {
+                self.settings().codec_check = value.get().expect("type checked upstream");
+            }
             name if WRITER_PROPERTIES.contains(&name) => {
                 self.writer.set_property_from_value(name, value)
             }
@@ -253,6 +333,22 @@ impl ObjectImpl for RtmpSink {
                 let ms: u32 = value.get().expect("type checked upstream");
                 self.settings().reconnect.delay = Duration::from_millis(u64::from(ms));
             }
+            "max-clients" => {
+                self.settings().max_clients = value.get().expect("type checked upstream");
+            }
+            "adaptive-bitrate" => {
+                self.settings().adaptive.enabled = value.get().expect("type checked upstream");
+            }
+            "min-bitrate" => {
+                self.settings().adaptive.min_kbps = value.get().expect("type checked upstream");
+            }
+            "max-bitrate" => {
+                self.settings().adaptive.max_kbps = value.get().expect("type checked upstream");
+            }
+            "max-delay" => {
+                let ms: u32 = value.get().expect("type checked upstream");
+                self.settings().adaptive.max_delay = Duration::from_millis(u64::from(ms));
+            }
             "max-queue-bytes" => {
                 let bytes: u64 = value.get().expect("type checked upstream");
                 self.settings().max_queue_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
@@ -270,6 +366,8 @@ impl ObjectImpl for RtmpSink {
             "chunk-size" => self.settings().chunk_size.to_value(),
             "stop-commands" => stop_flags(self.settings().stop_commands).to_value(),
             "publish-type" => self.settings().publish_type.to_value(),
+            "enhanced-rtmp" => self.settings().enhanced_rtmp.to_value(),
+            "enhanced-codec-check" => self.settings().codec_check.to_value(),
             name if WRITER_PROPERTIES.contains(&name) => self.writer.property_value(name),
             "ts-offset" => self.writer.imp().user_ts_offset().to_value(),
             "peak-kbps" => self.writer.imp().peak_kbps().to_value(),
@@ -282,6 +380,11 @@ impl ObjectImpl for RtmpSink {
                 .min(u128::from(u32::MAX)) as u32)
                 .to_value(),
             "max-queue-bytes" => (self.settings().max_queue_bytes as u64).to_value(),
+            "max-clients" => self.settings().max_clients.to_value(),
+            "adaptive-bitrate" => self.settings().adaptive.enabled.to_value(),
+            "min-bitrate" => self.settings().adaptive.min_kbps.to_value(),
+            "max-bitrate" => self.settings().adaptive.max_kbps.to_value(),
+            "max-delay" => (self.settings().adaptive.max_delay.as_millis() as u32).to_value(),
             "stats" => self.stats().to_value(),
             _ => self.settings().common.property(pspec),
         }
@@ -324,7 +427,7 @@ impl ElementImpl for RtmpSink {
             gst::subclass::ElementMetadata::new(
                 "RTMP sink",
                 "Sink/Network",
-                "Publishes H.264, AAC and MP3 (or an FLV stream) to an RTMP server",
+                "Publishes H.264, H.265, AV1, VP9, AAC, MP3, Opus, FLAC and AC-3 (Enhanced RTMP, multitrack), or an FLV stream, to an RTMP server, or serves it to RTMP players (mode=listener)",
                 "gst-plugin-rtmp developers",
             )
         });
@@ -352,7 +455,20 @@ impl ElementImpl for RtmpSink {
                 gst::PadPresence::Request,
                 &gst::Caps::builder("video/x-flv").build(),
             );
-            [video, audio, flv]
+            // Enhanced RTMP multitrack: tracks 1..255 beside track 0 (`video`, `audio`).
+            let video_track = gst::PadTemplate::new(
+                "video_%u",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Request,
+                &video_caps(),
+            );
+            let audio_track = gst::PadTemplate::new(
+                "audio_%u",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Request,
+                &audio_caps(),
+            );
+            [video, audio, flv, video_track, audio_track]
                 .into_iter()
                 .map(|t| t.expect("static pad template"))
                 .collect()
@@ -363,10 +479,18 @@ impl ElementImpl for RtmpSink {
     fn request_new_pad(
         &self,
         templ: &gst::PadTemplate,
-        _name: Option<&str>,
+        req_name: Option<&str>,
         _caps: Option<&gst::Caps>,
     ) -> Option<gst::Pad> {
-        let name = templ.name_template().to_string();
+        let template = templ.name_template();
+        let name = match template.strip_suffix("_%u") {
+            None => template.to_string(),
+            Some(_) if req_name.is_some() => req_name?.to_string(),
+            // The lowest free track id.
+            Some(kind) => (1..=255)
+                .map(|n| format!("{kind}_{n}"))
+                .find(|n| self.obj().static_pad(n).is_none())?,
+        };
         if self.obj().static_pad(&name).is_some() {
             gst::element_imp_error!(
                 self,
@@ -401,7 +525,15 @@ impl ElementImpl for RtmpSink {
                     return None;
                 }
             };
-            mux.request_pad_simple(&name)?
+            let Some(target) = mux.request_pad_simple(&name) else {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Pad,
+                    ("Cannot make pad {name}: tracks are video_N or audio_N with N from 1 to 255")
+                );
+                return None;
+            };
+            target
         };
         let ghost = gst::GhostPad::builder_from_template_with_target(templ, &target)
             .ok()?

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::headers::Headers;
 use super::writer::CAT;
 use crate::connection::{ConnectOptions, Connection, ConnectionError, Outgoing};
 use crate::flv::TagType;
@@ -56,23 +57,22 @@ pub struct Tag {
 }
 
 impl Tag {
-    fn is_video_keyframe(&self) -> bool {
-        // Frame type 1 (key) and, for AVC, a coded frame rather than a sequence header.
-        self.tag_type == TagType::Video
-            && self.body.first().is_some_and(|b| b >> 4 == 1)
-            && self.body.get(1) != Some(0)
-    }
-
-    fn is_sequence_header(&self) -> bool {
-        match self.tag_type {
-            TagType::Video => {
-                self.body.first().is_some_and(|b| b & 0x0F == 7) && self.body.get(1) == Some(0)
-            }
-            TagType::Audio => {
-                self.body.first().is_some_and(|b| b >> 4 == 10) && self.body.get(1) == Some(0)
-            }
-            TagType::Script => false,
+    pub(super) fn is_video_keyframe(&self) -> bool {
+        let Some(first) = self
+            .body
+            .first()
+            .filter(|_| self.tag_type == TagType::Video)
+        else {
+            return false;
+        };
+        if first & 0x80 != 0 {
+            // Enhanced RTMP (flvmux's successor sends it): frame type in bits 4-6, then the
+            // packet type; a keyframe carries coded frames, not a sequence start/end/metadata.
+            let packet_type = first & 0x0F;
+            return (first >> 4) & 0x07 == 1 && !matches!(packet_type, 0 | 2 | 4 | 5);
         }
+        // Frame type 1 (key) and, for AVC, a coded frame rather than a sequence header.
+        first >> 4 == 1 && self.body.get(1) != Some(0)
     }
 
     fn outgoing(&self) -> Outgoing {
@@ -200,9 +200,8 @@ pub struct Link {
     backlog: VecDeque<Tag>,
     backlog_bytes: usize,
     dropped_bytes: u64,
-    metadata: Option<Tag>,
-    video_header: Option<Tag>,
-    audio_header: Option<Tag>,
+    /// The latest metadata and, for every track, sequence start, colorInfo and channel layout.
+    headers: Headers,
     notify: Box<dyn Fn(LinkEvent) + Send>,
 }
 
@@ -226,9 +225,7 @@ impl Link {
             backlog: VecDeque::new(),
             backlog_bytes: 0,
             dropped_bytes: 0,
-            metadata: None,
-            video_header: None,
-            audio_header: None,
+            headers: Headers::default(),
             notify,
         }
     }
@@ -299,7 +296,7 @@ impl Link {
             });
             return;
         }
-        let switch_here = self.video_header.is_none() || tag.is_video_keyframe();
+        let switch_here = !self.headers.has_video() || tag.is_video_keyframe();
         if !switch_here {
             return;
         }
@@ -327,12 +324,7 @@ impl Link {
                 }
                 self.reconnected_at = Some(Instant::now());
                 (self.notify)(LinkEvent::Moved { tc_url });
-                let headers: Vec<Tag> = [&self.metadata, &self.video_header, &self.audio_header]
-                    .into_iter()
-                    .flatten()
-                    .cloned()
-                    .collect();
-                for header in headers {
+                for header in self.headers() {
                     let _ = self.send_now(header);
                 }
             }
@@ -381,14 +373,14 @@ impl Link {
         }
     }
 
+    /// The headers a new connection needs first: metadata, then each track's colorInfo,
+    /// sequence start and channel layout.
+    fn headers(&self) -> Vec<Tag> {
+        self.headers.iter().map(|(_, tag, _)| tag.clone()).collect()
+    }
+
     fn remember_header(&mut self, tag: &Tag) {
-        let slot = match tag.tag_type {
-            TagType::Script => &mut self.metadata,
-            _ if !tag.is_sequence_header() => return,
-            TagType::Video => &mut self.video_header,
-            TagType::Audio => &mut self.audio_header,
-        };
-        *slot = Some(tag.clone());
+        self.headers.remember(tag);
     }
 
     fn push_backlog(&mut self, tag: Tag) {
@@ -465,19 +457,15 @@ impl Link {
             dropped_bytes: self.dropped_bytes,
         });
         self.dropped_bytes = 0;
-        let headers: Vec<Tag> = [&self.metadata, &self.video_header, &self.audio_header]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
-        let mut waiting_for_keyframe = self.video_header.is_some();
+        let headers = self.headers();
+        let mut waiting_for_keyframe = self.headers.has_video();
         let backlog = std::mem::take(&mut self.backlog);
         self.backlog_bytes = 0;
         for tag in headers {
             self.send_now(tag)?;
         }
         for tag in backlog {
-            if tag.tag_type == TagType::Script || tag.is_sequence_header() {
+            if tag.header_key().is_some() {
                 continue;
             }
             if tag.tag_type == TagType::Video && waiting_for_keyframe {
@@ -576,17 +564,7 @@ mod tests {
     #[test]
     fn a_panic_in_the_reconnecting_thread_ends_the_reconnection_with_an_error() {
         gst::init().unwrap();
-        let mut settings = crate::location::Settings::default();
-        settings.location.host = "inject-panic-reconnect".into();
-        let mode = crate::protocol::session::SessionMode::Publish {
-            stream: "s".into(),
-            publish_type: "live".into(),
-        };
-        let options = crate::shared::connect::connect_options(&settings, mode).unwrap();
-        let policy = ReconnectPolicy {
-            attempts: 1,
-            delay: Duration::ZERO,
-        };
+        let (options, policy) = publishing_to("inject-panic-reconnect");
         let interrupt = Arc::new(Interrupt::default());
         spawn_reconnect(options, policy, interrupt.clone());
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -610,7 +588,108 @@ mod tests {
         assert!(video(&[&[0x17, 0x01, 0, 0, 0], &[0xAA]]).is_video_keyframe());
         assert!(!video(&[&[0x27, 0x01, 0, 0, 0], &[0xAA]]).is_video_keyframe());
         let header = video(&[&[0x17], &[0x00, 0, 0, 0, 1]]);
-        assert!(header.is_sequence_header() && !header.is_video_keyframe());
+        assert!(header.header_key().is_some() && !header.is_video_keyframe());
+    }
+
+    fn tag(tag_type: TagType, body: &'static [u8]) -> Tag {
+        Tag {
+            tag_type,
+            timestamp: 0,
+            body: Payload::from(Bytes::from_static(body)),
+        }
+    }
+
+    /// Options to publish stream `s` on `host`, and one reconnect attempt at once.
+    fn publishing_to(host: &str) -> (ConnectOptions, ReconnectPolicy) {
+        let mut settings = crate::location::Settings::default();
+        settings.location.host = host.into();
+        let mode = crate::protocol::session::SessionMode::Publish {
+            stream: "s".into(),
+            publish_type: "live".into(),
+        };
+        let options = crate::shared::connect::connect_options(&settings, mode).unwrap();
+        let policy = ReconnectPolicy {
+            attempts: 1,
+            delay: Duration::ZERO,
+        };
+        (options, policy)
+    }
+
+    fn link() -> Link {
+        let (options, policy) = publishing_to("127.0.0.1");
+        Link::new(
+            options,
+            policy,
+            Arc::new(Interrupt::default()),
+            Box::new(|_| {}),
+        )
+    }
+
+    fn audio_tag(body: Bytes) -> Tag {
+        Tag {
+            tag_type: TagType::Audio,
+            timestamp: 0,
+            body: Payload::from(body),
+        }
+    }
+
+    #[test]
+    fn a_reconnect_resends_every_tracks_sequence_start_and_channel_layout() {
+        gst::init().unwrap();
+        // Two Opus tracks as rtmpsink's muxer writes them: each sequence start followed by its
+        // MultichannelConfig, track 1 in OneTrack multitrack packets.
+        let caps = gst::Caps::builder("audio/x-opus")
+            .field("channel-mapping-family", 0i32)
+            .field("rate", 48000i32)
+            .field("channels", 2i32)
+            .build();
+        let opus =
+            crate::flv::write::OutAudio::from_caps(&caps, crate::flv::write::LegacyCodecs::Legacy)
+                .unwrap();
+        let mut link = link();
+        let mut expected = Vec::new();
+        for track in [0, 1] {
+            for header in [opus.sequence_start(track), opus.multichannel_config(track)] {
+                let header = header.expect("Opus has both");
+                link.remember_header(&audio_tag(header.clone()));
+                expected.push(header);
+            }
+            let frame = [&opus.frame_header(track)[..], &[0xf8, 0xff, 0xfe]].concat();
+            link.remember_header(&audio_tag(frame.into()));
+        }
+        let sent: Vec<Bytes> = link.headers().iter().map(|t| t.body.to_bytes()).collect();
+        // Starts first, then channel layouts; channel configs are packet type 4.
+        assert_eq!(
+            sent,
+            [&expected[0], &expected[2], &expected[1], &expected[3]].map(Clone::clone)
+        );
+        assert_eq!(sent[2][0] & 0x0F, 4, "track 0's MultichannelConfig");
+        assert_eq!((sent[3][0] & 0x0F, sent[3][1]), (5, 4), "track 1's");
+    }
+
+    #[test]
+    fn enhanced_rtmp_keyframes_and_sequence_starts_are_recognised() {
+        // hvc1: key + SequenceStart, key + CodedFrames, key + CodedFramesX, inter + CodedFrames.
+        let start = tag(TagType::Video, b"\x90hvc1\x01");
+        assert!(start.header_key().is_some() && !start.is_video_keyframe());
+        assert!(tag(TagType::Video, b"\x91hvc1\0\0\0\x01").is_video_keyframe());
+        assert!(tag(TagType::Video, b"\x93hvc1\x01").is_video_keyframe());
+        let inter = tag(TagType::Video, b"\xA1hvc1\0\0\0\x01");
+        assert!(!inter.is_video_keyframe() && inter.header_key().is_none());
+        // SequenceEnd is neither.
+        let end = tag(TagType::Video, b"\x92hvc1");
+        assert!(!end.is_video_keyframe() && end.header_key().is_none());
+        // Enhanced audio (Opus): SequenceStart, then coded frames.
+        assert!(tag(TagType::Audio, b"\x90Opus\x01").header_key().is_some());
+        assert!(tag(TagType::Audio, b"\x91Opus\x01").header_key().is_none());
+        // Legacy AAC and MP3.
+        assert!(
+            tag(TagType::Audio, b"\xAF\0\x12\x10")
+                .header_key()
+                .is_some()
+        );
+        assert!(tag(TagType::Audio, b"\xAF\x01\x21").header_key().is_none());
+        assert!(tag(TagType::Audio, b"\x2F\0\x01").header_key().is_none());
     }
 
     #[test]

@@ -1,17 +1,30 @@
-//! `rtmpsink`: publishes H.264, AAC and MP3 (or a complete FLV stream) to an RTMP server.
+//! `rtmpsink`: publishes H.264, AAC and MP3, Enhanced RTMP codecs (H.265, AV1, VP9, Opus, FLAC,
+//! AC-3, E-AC-3; multitrack through `video_%u`/`audio_%u`), or a complete FLV stream, to an RTMP server, or
+//! serves it to RTMP players itself (`mode=listener`).
 //!
 //! A bin around two internal elements: [`mux::RtmpMux`] (an aggregator that interleaves the
 //! elementary streams in DTS order and maps them to FLV tags) and [`writer::RtmpWriter`] (a base
 //! sink that owns the connection and sends each tag as an RTMP message). The `sink` pad for
 //! `video/x-flv` (flvmux output) bypasses the muxer and feeds the writer directly.
+//!
+//! With `mode=listener` the writer serves players instead of publishing ([`serve`]): it binds
+//! the location's address when going to PAUSED and hands each tag to the [`fanout`], which keeps
+//! the current GOP for late joiners and a bounded queue per player (`max-clients` at once).
 
 use gst::glib;
 use gst::prelude::*;
 
+mod adapter;
+mod adaptive;
+mod codec_check;
+mod encoder;
+mod fanout;
+mod headers;
 mod imp;
 mod link;
 mod mux;
 mod pace;
+mod serve;
 mod writer;
 
 pub use writer::{MediaCounters, error_message};
@@ -25,6 +38,14 @@ pub const DEFAULT_MAX_QUEUE_BYTES: usize = crate::connection::DEFAULT_MAX_OUTGOI
 /// 40 s in all).
 pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 5;
 pub const DEFAULT_RECONNECT_DELAY_MS: u32 = 2000;
+/// Listener mode: players served at once; one more is refused.
+pub const DEFAULT_MAX_CLIENTS: u32 = 64;
+
+/// Adaptive bitrate: the floor (kbit/s), the ceiling (0: the encoder's bitrate at start) and
+/// the delay beyond which whole GOPs are dropped (0: never).
+pub const DEFAULT_MIN_BITRATE: u32 = 250;
+pub const DEFAULT_MAX_BITRATE: u32 = 0;
+pub const DEFAULT_MAX_DELAY_MS: u32 = 0;
 
 fn default_settings() -> writer::SinkSettings {
     writer::SinkSettings {
@@ -37,6 +58,15 @@ fn default_settings() -> writer::SinkSettings {
             attempts: DEFAULT_RECONNECT_ATTEMPTS,
             delay: std::time::Duration::from_millis(u64::from(DEFAULT_RECONNECT_DELAY_MS)),
         },
+        max_clients: DEFAULT_MAX_CLIENTS,
+        adaptive: adapter::AdaptiveSettings {
+            enabled: false,
+            min_kbps: DEFAULT_MIN_BITRATE,
+            max_kbps: DEFAULT_MAX_BITRATE,
+            max_delay: std::time::Duration::from_millis(u64::from(DEFAULT_MAX_DELAY_MS)),
+        },
+        enhanced_rtmp: EnhancedRtmp::default(),
+        codec_check: EnhancedCodecCheck::default(),
     }
 }
 
@@ -82,6 +112,46 @@ pub enum PublishType {
         nick = "append"
     )]
     Append = 2,
+}
+
+/// How H.264, AAC and MP3 go out (other codecs have only the Enhanced RTMP form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRsRtmpEnhancedRtmp")]
+pub enum EnhancedRtmp {
+    #[default]
+    #[enum_value(
+        name = "Legacy FLV headers for H.264, AAC and MP3 (what every server takes)",
+        nick = "legacy"
+    )]
+    Legacy = 0,
+    #[enum_value(
+        name = "Enhanced RTMP headers for every codec (avc1, mp4a, .mp3)",
+        nick = "extended"
+    )]
+    Extended = 1,
+}
+
+impl EnhancedRtmp {
+    pub fn legacy_codecs(self) -> crate::flv::write::LegacyCodecs {
+        match self {
+            EnhancedRtmp::Legacy => crate::flv::write::LegacyCodecs::Legacy,
+            EnhancedRtmp::Extended => crate::flv::write::LegacyCodecs::Extended,
+        }
+    }
+}
+
+/// What to do when an Enhanced RTMP codec is about to go to a server that did not list it in
+/// its connect answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRsRtmpEnhancedCodecCheck")]
+pub enum EnhancedCodecCheck {
+    #[default]
+    #[enum_value(name = "Post a warning and send it", nick = "warn")]
+    Warn = 0,
+    #[enum_value(name = "Fail with an error", nick = "error")]
+    Error = 1,
+    #[enum_value(name = "Do not check", nick = "off")]
+    Off = 2,
 }
 
 impl PublishType {

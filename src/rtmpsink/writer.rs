@@ -14,11 +14,15 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 
+use super::adapter::{Adapter, AdaptiveSettings, AdaptiveStats};
+use super::codec_check::{CodecCheck, Verdict};
+use super::encoder::Encoder;
 use super::link::{Interrupt, Link, LinkEvent, ReconnectPolicy, Tag};
 use super::pace::Pacer;
+use super::serve::Server;
 use crate::connection::{ConnectOptions, ConnectionError, Outgoing};
 use crate::flv::FlvTagReader;
-use crate::location::Settings;
+use crate::location::{Mode, Settings};
 use crate::protocol::redact::redact_query;
 use crate::protocol::session::{SessionMode, SessionStats, StopCommands};
 use crate::shared::connect::{self, Direction};
@@ -37,6 +41,14 @@ pub struct SinkSettings {
     pub max_queue_bytes: usize,
     pub publish_type: super::PublishType,
     pub reconnect: ReconnectPolicy,
+    /// Listener mode: players served at once.
+    pub max_clients: u32,
+    /// `adaptive-bitrate`, `min-bitrate`, `max-bitrate`, `max-delay`.
+    pub adaptive: AdaptiveSettings,
+    /// H.264/AAC/MP3 in the legacy or the extended header.
+    pub enhanced_rtmp: super::EnhancedRtmp,
+    /// Enhanced RTMP codecs the server did not advertise: warn, fail or say nothing.
+    pub codec_check: super::EnhancedCodecCheck,
 }
 
 #[derive(Default)]
@@ -46,6 +58,11 @@ struct State {
     /// Last stats of a connection that has gone, so the values survive a disconnect (as rtmp2's do).
     last_stats: Option<SessionStats>,
     pacer: Pacer,
+    /// Adaptive bitrate or `max-delay` (publishing only).
+    adapter: Option<Adapter>,
+    /// The video encoder upstream, once looked for (adaptive bitrate only).
+    encoder: Option<Option<Encoder>>,
+    codec_check: CodecCheck,
 }
 
 #[derive(Default)]
@@ -54,6 +71,8 @@ pub struct RtmpWriter {
     state: Mutex<State>,
     /// Used by the streaming thread (and start/stop) only, so it may be held across waits.
     link: Mutex<Option<Link>>,
+    /// Listener mode (instead of `link`): the players served, from start to stop.
+    server: Mutex<Option<Arc<Server>>>,
     /// Reaches into those waits from unlock() and the stats property.
     interrupt: Mutex<Arc<Interrupt>>,
     /// `peak-kbps`, read for each message so that changes apply while playing (0: no limit).
@@ -97,11 +116,28 @@ impl RtmpWriter {
             .clone()
     }
 
+    fn server(&self) -> Option<Arc<Server>> {
+        self.server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Listener mode: adds the players' figures to `stats` (see `Server::add_stats`).
+    pub fn add_listener_stats(&self, stats: &mut gst::StructureRef) {
+        if let Some(server) = self.server() {
+            server.add_stats(stats);
+        }
+    }
+
     pub fn counters(&self) -> MediaCounters {
         self.state().counters
     }
 
     pub fn session_stats(&self) -> Option<SessionStats> {
+        if let Some(server) = self.server() {
+            return Some(server.session_stats());
+        }
         match self.interrupt().current() {
             Some(connection) => Some(connection.stats()),
             None => self.state().last_stats,
@@ -172,15 +208,7 @@ impl RtmpWriter {
             }
         };
         // From the rtmpsink bin the application knows, not from this internal element.
-        let obj = self.obj();
-        let source: gst::Element = obj
-            .parent()
-            .and_then(|p| p.downcast::<gst::Element>().ok())
-            .unwrap_or_else(|| obj.clone().upcast());
-        let message = gst::message::Element::builder(structure)
-            .src(&source)
-            .build();
-        let _ = source.post_message(message);
+        self.post_from_bin(structure);
     }
 
     fn flow_error(&self, err: ConnectionError) -> gst::FlowError {
@@ -192,7 +220,10 @@ impl RtmpWriter {
     }
 
     fn send_tag(&self, tag: Tag) -> Result<(), ConnectionError> {
-        let (tag_type, len) = (tag.tag_type, tag.body.len() as u64);
+        let (tag_type, len, timestamp) = (tag.tag_type, tag.body.len() as u64, tag.timestamp);
+        if self.adapt(&tag) {
+            return Ok(());
+        }
         let kbps = self.peak_kbps.load(Ordering::Relaxed);
         let delay = self
             .state()
@@ -203,11 +234,179 @@ impl RtmpWriter {
             // this tag still goes out): the send below then decides as for any other tag.
             let _ = self.interrupt().pause(delay);
         }
-        match self.link().as_mut() {
-            Some(link) => link.send(tag)?,
-            None => return Err(ConnectionError::Closed),
+        if let Some(server) = self.server() {
+            server.send(tag);
+        } else {
+            match self.link().as_mut() {
+                Some(link) => link.send(tag)?,
+                None => return Err(ConnectionError::Closed),
+            }
         }
-        self.state().counters.count(tag_type, len);
+        let mut state = self.state();
+        state.counters.count(tag_type, len);
+        if let Some(adapter) = state.adapter.as_mut() {
+            adapter.handed(tag_type, timestamp, Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Adaptation before a tag goes out: samples the connection, applies a bitrate change;
+    /// true when the tag is to be dropped (part of a dropped group of pictures).
+    fn adapt(&self, tag: &Tag) -> bool {
+        let now = Instant::now();
+        let Some(due) = self.state().adapter.as_ref().map(|a| a.sample_due(now)) else {
+            return false;
+        };
+        // The connection's lock is shared with its I/O thread: taken only when sampling.
+        let connection = due.then(|| self.interrupt().current()).flatten();
+        let figures = connection.as_ref().map(|c| c.figures());
+        self.find_encoder();
+        let mut state = self.state();
+        let counters = state.counters;
+        let Some(adapter) = state.adapter.as_mut() else {
+            return false;
+        };
+        if let Some(connection) = &connection {
+            adapter.connection_changed(Arc::as_ptr(connection) as usize);
+        }
+        let verdict = adapter.on_tag(
+            tag,
+            now,
+            figures,
+            counters.video_bytes,
+            counters.audio_bytes,
+        );
+        let stats = adapter.stats();
+        let encoder = state.encoder.clone().flatten();
+        drop(state);
+        if let Some(change) = verdict.change {
+            // The encoder applies it from its next frame; what is queued drains meanwhile.
+            let applied = encoder
+                .as_ref()
+                .is_some_and(|e| e.set_bitrate_kbps(change.new_kbps));
+            gst::info!(
+                CAT,
+                imp = self,
+                "video bitrate {} -> {} kbit/s ({}; estimate {} kbit/s, delay {:?}){}",
+                change.old_kbps,
+                change.new_kbps,
+                change.reason.as_str(),
+                stats.estimate_kbps,
+                stats.delay,
+                if applied {
+                    ""
+                } else {
+                    ", for the application to apply"
+                }
+            );
+            let structure = gst::Structure::builder("rtmp-bitrate-changed")
+                .field("old", change.old_kbps)
+                .field("new", change.new_kbps)
+                .field("reason", change.reason.as_str())
+                .field("bandwidth-estimate", stats.estimate_kbps)
+                .field("queued-ms", stats.delay.as_millis() as u64)
+                .field("encoder", encoder.as_ref().map(Encoder::name))
+                .field("applied", applied)
+                .build();
+            self.post_from_bin(structure);
+        }
+        verdict.drop
+    }
+
+    /// Looks for the video encoder upstream once (adaptive bitrate only), at the first tag,
+    /// when the pipeline is linked.
+    fn find_encoder(&self) {
+        let enabled = {
+            let state = self.state();
+            state.encoder.is_none() && state.adapter.as_ref().is_some_and(|a| a.settings().enabled)
+        };
+        if !enabled {
+            return;
+        }
+        let bin = self
+            .obj()
+            .parent()
+            .and_then(|p| p.downcast::<gst::Element>().ok());
+        let pad = bin.and_then(|bin| bin.static_pad("video").or_else(|| bin.static_pad("sink")));
+        let encoder = pad.as_ref().and_then(Encoder::find);
+        let start = encoder.as_ref().and_then(Encoder::bitrate_kbps);
+        match &encoder {
+            Some(e) => gst::info!(
+                CAT,
+                imp = self,
+                "adapting the bitrate of {} (now {start:?} kbit/s)",
+                e.name()
+            ),
+            None => gst::warning!(
+                CAT,
+                imp = self,
+                "no known video encoder upstream: rtmp-bitrate-changed messages carry the \
+                 bitrate for the application to apply"
+            ),
+        }
+        let mut state = self.state();
+        if let Some(adapter) = state.adapter.as_mut() {
+            adapter.set_start_kbps(start);
+        }
+        state.encoder = Some(encoder);
+    }
+
+    /// Adaptation figures for `stats` (zero when off).
+    pub fn adaptive_stats(&self) -> AdaptiveStats {
+        self.state()
+            .adapter
+            .as_ref()
+            .map(Adapter::stats)
+            .unwrap_or_default()
+    }
+
+    /// Posts an element message from the rtmpsink bin, the element the application knows.
+    fn post_from_bin(&self, structure: gst::Structure) {
+        let obj = self.obj();
+        let source: gst::Element = obj
+            .parent()
+            .and_then(|p| p.downcast::<gst::Element>().ok())
+            .unwrap_or_else(|| obj.clone().upcast());
+        let message = gst::message::Element::builder(structure)
+            .src(&source)
+            .build();
+        let _ = source.post_message(message);
+    }
+
+    /// Judges the Enhanced RTMP codecs seen so far against the server's connect answer, once
+    /// it has come: a warning from the bin, or an error that stops the stream.
+    fn check_codecs(&self) -> Result<(), gst::FlowError> {
+        if !self.state().codec_check.has_pending() {
+            return Ok(());
+        }
+        let answer = self.interrupt().current().and_then(|c| c.server_codecs());
+        let verdicts = self.state().codec_check.judge(answer);
+        for verdict in verdicts {
+            match verdict {
+                Verdict::Warn(text) => {
+                    gst::warning!(CAT, imp = self, "{text}");
+                    let obj = self.obj();
+                    let source: gst::Element = obj
+                        .parent()
+                        .and_then(|p| p.downcast::<gst::Element>().ok())
+                        .unwrap_or_else(|| obj.clone().upcast());
+                    let error = glib::Error::new(gst::StreamError::Format, &text);
+                    let message = gst::message::Warning::builder_from_error(error)
+                        .src(&source)
+                        .build();
+                    let _ = source.post_message(message);
+                }
+                Verdict::Refuse(text) => {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Format,
+                        ("{text}"),
+                        ["enhanced-codec-check=error; warn or off sends it anyway"]
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -239,12 +438,29 @@ impl RtmpWriter {
 
     /// Applies a changed `chunk-size` while streaming.
     pub fn set_chunk_size(&self, size: u32) {
+        if let Some(server) = self.server() {
+            server.set_chunk_size(size);
+        }
         // Queued in order with media, so it applies between two messages.
         if let Some(connection) = self.interrupt().current() {
             let _ = connection.send(Outgoing::ChunkSize(size));
         }
     }
 }
+
+/// TCP_NOTSENT_LOWAT with adaptation: about 85 ms at 1.5 Mbit/s.
+const SEND_LOW_WATERMARK: u32 = 16 * 1024;
+
+/// What may wait in flight, beyond our reach: a third of `max-delay` (the rest is for our
+/// queue, where whole GOPs can go), at most [`MAX_IN_FLIGHT`].
+fn in_flight_budget(max_delay: Duration) -> Duration {
+    match max_delay {
+        Duration::ZERO => MAX_IN_FLIGHT,
+        max_delay => (max_delay / 3).clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT),
+    }
+}
+const MIN_IN_FLIGHT: Duration = Duration::from_millis(100);
+const MAX_IN_FLIGHT: Duration = Duration::from_millis(500);
 
 /// Memories smaller than this are copied rather than held (see push_memories).
 const COPY_BELOW: usize = 2048;
@@ -288,6 +504,12 @@ fn connect_options(settings: &SinkSettings) -> Result<ConnectOptions, gst::Error
     options.session.chunk_size = settings.chunk_size;
     options.stop_commands = settings.stop_commands;
     options.max_outgoing_bytes = settings.max_queue_bytes;
+    if settings.adaptive.active() {
+        // Congestion then shows in our queue, where adaptation sees it, not in a socket
+        // buffer of several MB.
+        options.send_low_watermark = Some(SEND_LOW_WATERMARK);
+        options.in_flight_budget = Some(in_flight_budget(settings.adaptive.max_delay));
+    }
     Ok(options)
 }
 
@@ -356,9 +578,27 @@ impl BaseSinkImpl for RtmpWriter {
             state.counters = MediaCounters::default();
             state.last_stats = None;
             state.pacer = Pacer::default();
+            let adaptive = self.settings().adaptive;
+            let publishing = self.settings().common.mode != Mode::Listener;
+            state.adapter = (publishing && adaptive.active()).then(|| Adapter::new(adaptive));
+            state.encoder = None;
         }
         *self.interrupt.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Interrupt::default());
-        if self.settings().common.async_connect {
+        let settings = self.settings();
+        self.state().codec_check = CodecCheck::new(settings.codec_check);
+        if settings.common.mode == Mode::Listener {
+            // Bound now, so that an address in use fails the state change. Players are served
+            // by the bin, the element users know.
+            let obj = self.obj();
+            let element = obj
+                .parent()
+                .and_then(|p| p.downcast::<gst::Element>().ok())
+                .unwrap_or_else(|| obj.clone().upcast());
+            let server = super::serve::start_server(&settings, &element)?;
+            *self.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(server));
+            return Ok(());
+        }
+        if settings.common.async_connect {
             self.ensure_link()?;
         }
         Ok(())
@@ -368,9 +608,15 @@ impl BaseSinkImpl for RtmpWriter {
         if let Some(connection) = self.interrupt().current() {
             self.state().last_stats = Some(connection.stats());
         }
-        // Dropping the link stops a reconnection in progress and the connection's I/O thread.
+        if let Some(server) = self.server() {
+            self.state().last_stats = Some(server.session_stats());
+        }
+        // Dropping the link stops a reconnection in progress and the connection's I/O thread;
+        // dropping the server closes the listening socket and every player.
         let link = self.link().take();
         drop(link);
+        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(server);
         Ok(())
     }
 
@@ -385,10 +631,12 @@ impl BaseSinkImpl for RtmpWriter {
     }
 
     fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        self.ensure_link().map_err(|msg| {
-            self.post_error_message(msg);
-            gst::FlowError::Error
-        })?;
+        if self.server().is_none() {
+            self.ensure_link().map_err(|msg| {
+                self.post_error_message(msg);
+                gst::FlowError::Error
+            })?;
+        }
         // flvmux starts again with a file header when caps change mid-stream.
         if buffer.flags().contains(gst::BufferFlags::HEADER) {
             let mut signature = [0u8; 3];
@@ -419,6 +667,10 @@ impl BaseSinkImpl for RtmpWriter {
                 timestamp: tag.timestamp,
                 body: tag.body,
             };
+            if self.server().is_none() {
+                self.state().codec_check.note(&tag);
+                self.check_codecs()?;
+            }
             self.send_tag(tag).map_err(|e| self.flow_error(e))?;
         }
         Ok(gst::FlowSuccess::Ok)
@@ -428,6 +680,9 @@ impl BaseSinkImpl for RtmpWriter {
         if let gst::EventView::Eos(_) = event.view() {
             // EOS is posted only once everything is on the wire and the stream is closed.
             let timeout = Duration::from_secs(u64::from(self.settings().common.timeout.max(1)));
+            if let Some(server) = self.server() {
+                server.finish(timeout);
+            }
             let result = match self.link().as_mut() {
                 Some(link) => link.finish(timeout),
                 None => Ok(()),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::recorded::SeekRequest;
 use super::stream::ConnectionSlot;
 use super::worker::PadQueue;
-use crate::connection::Connection;
+use crate::connection::{Connection, Listener};
 
 /// A seek waits this long at most for the streaming thread to end the flush on every pad.
 const SEEK_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -36,6 +36,8 @@ struct ControlInner {
     duration: Option<gst::ClockTime>,
     last_seek: Option<gst::Seqnum>,
     connection: Option<Arc<Connection>>,
+    /// Listener mode: where publishers come from (bound in READY->PAUSED).
+    listener: Option<Arc<Listener>>,
     /// The pads' pushing threads and their queues.
     workers: Vec<(Arc<PadQueue>, JoinHandle<()>)>,
 }
@@ -161,6 +163,9 @@ impl Control {
         let mut inner = self.lock();
         inner.shutdown = true;
         let connection = inner.connection.take();
+        if let Some(listener) = &inner.listener {
+            listener.set_flushing(true);
+        }
         for (queue, _) in &inner.workers {
             queue.shutdown();
         }
@@ -178,6 +183,14 @@ impl Control {
 
     pub fn connection(&self) -> Option<Arc<Connection>> {
         self.lock().connection.clone()
+    }
+
+    pub(super) fn set_listener(&self, listener: Arc<Listener>) {
+        self.lock().listener = Some(listener);
+    }
+
+    pub fn listener(&self) -> Option<Arc<Listener>> {
+        self.lock().listener.clone()
     }
 }
 

@@ -17,19 +17,25 @@
 //!   streams exist and those pads exist (or were skipped), or [`NO_MORE_PADS_TIMEOUT`] after
 //!   the first pad.
 //! - Codecs we cannot map produce one warning per stream, and the stream is skipped.
+//! - Enhanced RTMP multitrack: track 0 is `video`/`audio`, track N gets `video_N`/`audio_N`,
+//!   each added at its sequence start. Since a new track can show up in any packet, the layout
+//!   is only taken as known once coded frames flow (publishers send every sequence start
+//!   first) or at the timeout.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::flv::{
-    AudioTag, CODEC_ID_AVC, SOUND_FORMAT_AAC, SOUND_FORMAT_MP3, SOUND_FORMAT_MP3_8K,
-    StreamMetadata, VideoTag, aac_caps, mp3_caps, parse_audio_body, parse_video_body, video_caps,
+    AudioTag, ColorInfo, ExAudioCodec, ExVideoCodec, StreamMetadata, VideoTag, aac_caps,
+    config_full_range, ex_audio_caps, ex_video_caps, mp3_caps, parse_audio_body, parse_video_body,
+    video_caps,
 };
 use crate::protocol::amf0::Amf0Value;
 use crate::protocol::session::{MediaKind, SessionEvent};
 
+pub use super::demux_text::amf_text;
+use super::demux_text::{enhanced_name, sound_format_name, video_codec_name};
 use super::imp::CAT;
 pub use super::time::{LiveClock, Mapped, Timeline};
 
@@ -39,7 +45,7 @@ pub const NO_MORE_PADS_TIMEOUT: Duration = Duration::from_secs(3);
 /// Data messages are posted as text cut to this many bytes.
 pub const MAX_DATA_TEXT: usize = 16 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StreamKind {
     Video,
     Audio,
@@ -55,12 +61,57 @@ impl StreamKind {
     }
 }
 
+/// One pad: a stream kind and its Enhanced RTMP track (0 for legacy tags and the default
+/// track).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PadId {
+    pub kind: StreamKind,
+    pub track: u8,
+}
+
+impl PadId {
+    pub const VIDEO: PadId = PadId {
+        kind: StreamKind::Video,
+        track: 0,
+    };
+    pub const AUDIO: PadId = PadId {
+        kind: StreamKind::Audio,
+        track: 0,
+    };
+
+    /// `video`, `audio` for track 0, else `video_N`, `audio_N`.
+    pub fn pad_name(self) -> String {
+        match self.track {
+            0 => self.kind.pad_name().to_owned(),
+            n => format!("{}_{n}", self.kind.pad_name()),
+        }
+    }
+
+    /// The name of the pad template the pad is made from.
+    pub fn template_name(self) -> &'static str {
+        match (self.kind, self.track) {
+            (kind, 0) => kind.pad_name(),
+            (StreamKind::Video, _) => "video_%u",
+            (StreamKind::Audio, _) => "audio_%u",
+        }
+    }
+}
+
+impl From<StreamKind> for PadId {
+    fn from(kind: StreamKind) -> Self {
+        PadId { kind, track: 0 }
+    }
+}
+
 /// One buffer's worth of media, timestamped in stream milliseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
     pub data: Bytes,
     pub dts_ms: i64,
     pub pts_ms: i64,
+    /// Nanoseconds below the millisecond added to both (Enhanced RTMP's TimestampOffsetNano,
+    /// under 1 ms).
+    pub offset_ns: u32,
     /// Audio frames are all keyframes; video non-keyframes become DELTA_UNIT.
     pub keyframe: bool,
     pub discont: bool,
@@ -77,23 +128,23 @@ pub enum EndReason {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Create the pad for `kind` with these caps (a `Tags` action for it follows).
+    /// Create the pad with these caps (a `Tags` action for it follows).
     AddPad {
-        kind: StreamKind,
+        pad: PadId,
         caps: gst::Caps,
     },
-    /// New caps on the existing pad of `kind`.
+    /// New caps on the existing pad.
     Caps {
-        kind: StreamKind,
+        pad: PadId,
         caps: gst::Caps,
     },
-    /// A tag event for the pad of `kind`; the list carries its scope.
+    /// A tag event for the pad; the list carries its scope.
     Tags {
-        kind: StreamKind,
+        pad: PadId,
         tags: gst::TagList,
     },
     Buffer {
-        kind: StreamKind,
+        pad: PadId,
         frame: Frame,
     },
     NoMorePads,
@@ -121,13 +172,17 @@ pub enum Action {
 enum Config {
     None,
     Avc(Bytes),
+    /// An Enhanced RTMP video codec and its configuration record.
+    ExVideo(ExVideoCodec, Bytes),
+    /// An Enhanced RTMP audio codec and its sequence start.
+    ExAudio(ExAudioCodec, Bytes),
     Aac(Bytes),
     Mp3,
 }
 
 #[derive(Debug)]
 struct Stream {
-    kind: StreamKind,
+    id: PadId,
     config: Config,
     /// The caps on the pad; `Some` once the pad exists.
     caps: Option<gst::Caps>,
@@ -140,12 +195,14 @@ struct Stream {
     keyframe_seen: bool,
     /// Frames dropped while waiting for a sequence header or keyframe (logged once).
     dropped: u64,
+    /// The last Enhanced RTMP `colorInfo` (video).
+    color: Option<ColorInfo>,
 }
 
 impl Stream {
-    fn new(kind: StreamKind) -> Self {
+    fn new(id: PadId) -> Self {
         Stream {
-            kind,
+            id,
             config: Config::None,
             caps: None,
             skipped: false,
@@ -154,6 +211,7 @@ impl Stream {
             first: true,
             keyframe_seen: false,
             dropped: 0,
+            color: None,
         }
     }
 
@@ -165,9 +223,12 @@ impl Stream {
 /// The mapping state of one played stream.
 #[derive(Debug)]
 pub struct Demuxer {
-    video: Stream,
-    audio: Stream,
+    /// Track 0's video and audio first, then other tracks as they appear (at most 255 of
+    /// each kind: track ids are a byte).
+    streams: Vec<Stream>,
     meta: Option<StreamMetadata>,
+    /// A coded frame arrived: every track's sequence start came before.
+    media_seen: bool,
     no_more_pads: bool,
     first_pad_at: Option<Duration>,
     ended: bool,
@@ -182,9 +243,9 @@ impl Default for Demuxer {
 impl Demuxer {
     pub fn new() -> Self {
         Demuxer {
-            video: Stream::new(StreamKind::Video),
-            audio: Stream::new(StreamKind::Audio),
+            streams: vec![Stream::new(PadId::VIDEO), Stream::new(PadId::AUDIO)],
             meta: None,
+            media_seen: false,
             no_more_pads: false,
             first_pad_at: None,
             ended: false,
@@ -194,7 +255,7 @@ impl Demuxer {
     /// A new connection continues the stream: its timestamps start over, each pad's next buffer
     /// is a DISCONT, and video waits for a keyframe again.
     pub fn restart_timelines(&mut self) {
-        for stream in [&mut self.video, &mut self.audio] {
+        for stream in &mut self.streams {
             stream.timeline.restart();
             stream.first = true;
             stream.keyframe_seen = false;
@@ -203,7 +264,7 @@ impl Demuxer {
 
     /// Maps a recording: timestamps are positions in it, and a jump back is kept as it is.
     pub fn set_recorded(&mut self) {
-        for stream in [&mut self.video, &mut self.audio] {
+        for stream in &mut self.streams {
             stream.timeline = Timeline::recorded();
         }
     }
@@ -221,9 +282,9 @@ impl Demuxer {
         (seconds.is_finite() && seconds > 0.0).then_some((seconds * 1000.0) as u64)
     }
 
-    /// Whether the pad of `kind` exists.
-    pub fn has_pad(&self, kind: StreamKind) -> bool {
-        self.stream(kind).has_pad()
+    /// Whether the pad exists.
+    pub fn has_pad(&self, pad: impl Into<PadId>) -> bool {
+        self.stream(pad.into()).is_some_and(Stream::has_pad)
     }
 
     pub fn no_more_pads_sent(&self) -> bool {
@@ -238,18 +299,20 @@ impl Demuxer {
         self.first_pad_at.map(|t| t + NO_MORE_PADS_TIMEOUT)
     }
 
-    fn stream(&self, kind: StreamKind) -> &Stream {
-        match kind {
-            StreamKind::Video => &self.video,
-            StreamKind::Audio => &self.audio,
-        }
+    fn stream(&self, pad: PadId) -> Option<&Stream> {
+        self.streams.iter().find(|s| s.id == pad)
     }
 
-    fn stream_mut(&mut self, kind: StreamKind) -> &mut Stream {
-        match kind {
-            StreamKind::Video => &mut self.video,
-            StreamKind::Audio => &mut self.audio,
-        }
+    /// The stream of `pad`, created at its first tag.
+    fn stream_mut(&mut self, pad: PadId) -> &mut Stream {
+        let i = match self.streams.iter().position(|s| s.id == pad) {
+            Some(i) => i,
+            None => {
+                self.streams.push(Stream::new(pad));
+                self.streams.len() - 1
+            }
+        };
+        &mut self.streams[i]
     }
 
     /// Maps one session event; `now` is the time since playing started (for the bounded
@@ -310,207 +373,56 @@ impl Demuxer {
     fn end(&mut self, reason: EndReason, out: &mut Vec<Action>) {
         self.ended = true;
         // Whoever waits for the layout must learn it before the end.
-        if !self.no_more_pads && (self.video.has_pad() || self.audio.has_pad()) {
+        if !self.no_more_pads && self.streams.iter().any(Stream::has_pad) {
             self.no_more_pads = true;
             out.push(Action::NoMorePads);
         }
         out.push(Action::Eos(reason));
     }
 
-    fn handle_video(&mut self, ts: u32, payload: &Bytes, now: Duration, out: &mut Vec<Action>) {
-        let tag = match parse_video_body(payload) {
-            Ok(tag) => tag,
-            Err(err) => {
-                gst::warning!(CAT, "dropping invalid video message: {err}");
-                return;
-            }
-        };
-        match tag {
-            VideoTag::AvcSequenceHeader(avcc) => {
-                let meta = self.meta.clone().unwrap_or_default();
-                match video_caps(&avcc, &meta) {
-                    Ok(caps) => {
-                        self.video.config = Config::Avc(avcc);
-                        self.set_caps(StreamKind::Video, caps, now, out);
-                    }
-                    Err(err) => gst::warning!(CAT, "ignoring AVC sequence header: {err}"),
-                }
-            }
-            VideoTag::AvcFrame {
-                keyframe,
-                cts_ms,
-                data,
-            } => {
-                let stream = &mut self.video;
-                if !matches!(stream.config, Config::Avc(_)) || !stream.has_pad() {
-                    drop_frame(stream, "no AVC sequence header yet");
-                    return;
-                }
-                if !keyframe && !stream.keyframe_seen {
-                    drop_frame(stream, "waiting for a keyframe");
-                    return;
-                }
-                stream.keyframe_seen = true;
-                push_frame(stream, ts, cts_ms, keyframe, data, out);
-            }
-            VideoTag::AvcEndOfSequence | VideoTag::Command => {
-                gst::debug!(CAT, "ignoring video {tag:?}");
-            }
-            VideoTag::Unsupported { codec_id } => {
-                let what = format!(
-                    "FLV video codec {codec_id} ({})",
-                    video_codec_name(codec_id)
-                );
-                self.unsupported(StreamKind::Video, &what, out);
-            }
-            VideoTag::UnsupportedEnhanced {
-                packet_type,
-                fourcc,
-            } => {
-                if fourcc.as_ref() == Some(b"avc1") {
-                    gst::debug!(CAT, "ignoring avc1 packet type {packet_type}");
-                } else {
-                    let what = enhanced_name(packet_type, fourcc);
-                    self.unsupported(StreamKind::Video, &what, out);
-                }
-            }
-        }
-    }
-
-    fn handle_audio(&mut self, ts: u32, payload: &Bytes, now: Duration, out: &mut Vec<Action>) {
-        let tag = match parse_audio_body(payload) {
-            Ok(tag) => tag,
-            Err(err) => {
-                gst::warning!(CAT, "dropping invalid audio message: {err}");
-                return;
-            }
-        };
-        match tag {
-            AudioTag::AacSequenceHeader(asc) => match aac_caps(&asc) {
-                Ok(caps) => {
-                    self.audio.config = Config::Aac(asc);
-                    self.set_caps(StreamKind::Audio, caps, now, out);
-                }
-                Err(err) => gst::warning!(CAT, "ignoring AAC sequence header: {err}"),
-            },
-            AudioTag::AacFrame(data) => {
-                let stream = &mut self.audio;
-                if !matches!(stream.config, Config::Aac(_)) || !stream.has_pad() {
-                    drop_frame(stream, "no AAC sequence header yet");
-                    return;
-                }
-                push_frame(stream, ts, 0, true, data, out);
-            }
-            AudioTag::Mp3 { data } => {
-                if self.audio.config != Config::Mp3 || !self.audio.has_pad() {
-                    match mp3_caps(&data) {
-                        Ok(caps) => {
-                            self.audio.config = Config::Mp3;
-                            self.set_caps(StreamKind::Audio, caps, now, out);
-                        }
-                        Err(err) => {
-                            gst::warning!(CAT, "dropping MP3 message: {err}");
-                            return;
-                        }
-                    }
-                }
-                push_frame(&mut self.audio, ts, 0, true, data, out);
-            }
-            AudioTag::Unsupported { sound_format } => {
-                let what = format!(
-                    "FLV sound format {sound_format} ({})",
-                    sound_format_name(sound_format)
-                );
-                self.unsupported(StreamKind::Audio, &what, out);
-            }
-            AudioTag::UnsupportedEnhanced {
-                packet_type,
-                fourcc,
-            } => {
-                if matches!(fourcc.as_ref(), Some(b"mp4a" | b".mp3")) {
-                    gst::debug!(CAT, "ignoring audio packet type {packet_type}");
-                } else {
-                    let what = enhanced_name(packet_type, fourcc);
-                    self.unsupported(StreamKind::Audio, &what, out);
-                }
-            }
-        }
-    }
-
-    fn unsupported(&mut self, kind: StreamKind, what: &str, out: &mut Vec<Action>) {
-        let stream = self.stream_mut(kind);
-        if !stream.has_pad() {
-            stream.skipped = true;
-        }
-        if !stream.warned {
-            stream.warned = true;
-            out.push(Action::Warning(format!(
-                "The {} stream uses {what}, which rtmpsrc cannot play; skipping it",
-                kind.pad_name()
-            )));
-        }
-    }
-
-    fn set_caps(
-        &mut self,
-        kind: StreamKind,
-        caps: gst::Caps,
-        now: Duration,
-        out: &mut Vec<Action>,
-    ) {
-        let stream = self.stream_mut(kind);
-        stream.skipped = false;
-        match &stream.caps {
-            None => {
-                stream.caps = Some(caps.clone());
-                out.push(Action::AddPad { kind, caps });
-                self.first_pad_at.get_or_insert(now);
-                self.push_tags(kind, out);
-            }
-            Some(old) if *old != caps => {
-                stream.caps = Some(caps.clone());
-                out.push(Action::Caps { kind, caps });
-            }
-            Some(_) => {}
-        }
-    }
-
-    fn push_tags(&self, kind: StreamKind, out: &mut Vec<Action>) {
+    fn push_tags(&self, pad: PadId, out: &mut Vec<Action>) {
         if let Some(meta) = &self.meta
             && meta.tags.n_tags() > 0
         {
             let mut global = meta.tags.clone();
             global.make_mut().set_scope(gst::TagScope::Global);
-            out.push(Action::Tags { kind, tags: global });
+            out.push(Action::Tags { pad, tags: global });
         }
         out.push(Action::Tags {
-            kind,
-            tags: self.stream_tags(kind),
+            pad,
+            tags: self.stream_tags(pad),
         });
     }
 
     /// Codec name and nominal bitrate, scoped to the stream.
-    fn stream_tags(&self, kind: StreamKind) -> gst::TagList {
+    fn stream_tags(&self, pad: PadId) -> gst::TagList {
         let meta = self.meta.clone().unwrap_or_default();
-        let mut tags = match kind {
+        let mut tags = match pad.kind {
             StreamKind::Video => meta.video_tags(),
             StreamKind::Audio => meta.audio_tags(),
         };
         {
             let tags = tags.make_mut();
             tags.set_scope(gst::TagScope::Stream);
-            match (&self.stream(kind).config, kind) {
-                (Config::Avc(_), _) => {
+            let config = self.stream(pad).map_or(&Config::None, |s| &s.config);
+            match config {
+                Config::Avc(_) => {
                     tags.add::<gst::tags::VideoCodec>(&"H.264 / AVC", gst::TagMergeMode::Replace)
                 }
-                (Config::Aac(_), _) => {
+                Config::ExVideo(codec, _) => {
+                    tags.add::<gst::tags::VideoCodec>(&codec.name(), gst::TagMergeMode::Replace)
+                }
+                Config::ExAudio(codec, _) => {
+                    tags.add::<gst::tags::AudioCodec>(&codec.name(), gst::TagMergeMode::Replace)
+                }
+                Config::Aac(_) => {
                     tags.add::<gst::tags::AudioCodec>(&"MPEG-4 AAC", gst::TagMergeMode::Replace)
                 }
-                (Config::Mp3, _) => tags.add::<gst::tags::AudioCodec>(
+                Config::Mp3 => tags.add::<gst::tags::AudioCodec>(
                     &"MPEG-1 Layer 3 (MP3)",
                     gst::TagMergeMode::Replace,
                 ),
-                (Config::None, _) => {}
+                Config::None => {}
             }
         }
         tags
@@ -527,17 +439,31 @@ impl Demuxer {
             gst::debug!(CAT, "onMetaData: {}", amf_text(values));
             self.meta = Some(meta);
             // The frame rate and, without an SPS, the size come from here.
-            if let Config::Avc(avcc) = &self.video.config {
-                let avcc = avcc.clone();
-                let meta = self.meta.clone().unwrap_or_default();
-                if let Ok(caps) = video_caps(&avcc, &meta) {
-                    self.set_caps(StreamKind::Video, caps, now, out);
+            let meta = self.meta.clone().unwrap_or_default();
+            let video: Vec<_> = self
+                .streams
+                .iter()
+                .filter(|s| s.id.kind == StreamKind::Video)
+                .map(|s| (s.id, s.config.clone()))
+                .collect();
+            for (pad, config) in video {
+                let caps = match &config {
+                    Config::Avc(avcc) => video_caps(avcc, &meta).ok(),
+                    Config::ExVideo(codec, config) => self.ex_video_caps(pad, *codec, config).ok(),
+                    _ => None,
+                };
+                if let Some(caps) = caps {
+                    self.set_caps(pad, caps, now, out);
                 }
             }
-            for kind in [StreamKind::Video, StreamKind::Audio] {
-                if self.stream(kind).has_pad() {
-                    self.push_tags(kind, out);
-                }
+            let pads: Vec<_> = self
+                .streams
+                .iter()
+                .filter(|s| s.has_pad())
+                .map(|s| s.id)
+                .collect();
+            for pad in pads {
+                self.push_tags(pad, out);
             }
             return;
         }
@@ -591,12 +517,13 @@ impl Demuxer {
                 StreamKind::Audio => m.audio_codec_id.is_some(),
             })
         };
-        let settled = |kind: StreamKind| {
-            let stream = self.stream(kind);
-            stream.has_pad() || stream.skipped || announced(kind) == Some(false)
+        let settled = |stream: &Stream| {
+            stream.has_pad()
+                || stream.skipped
+                || (stream.id.track == 0 && announced(stream.id.kind) == Some(false))
         };
         let timed_out = now >= first_pad_at + NO_MORE_PADS_TIMEOUT;
-        if (settled(StreamKind::Video) && settled(StreamKind::Audio)) || timed_out {
+        if (self.media_seen && self.streams.iter().all(settled)) || timed_out {
             self.no_more_pads = true;
             out.push(Action::NoMorePads);
         }
@@ -605,19 +532,35 @@ impl Demuxer {
 
 fn drop_frame(stream: &mut Stream, why: &str) {
     if stream.dropped == 0 {
-        gst::debug!(CAT, "dropping {} frames: {why}", stream.kind.pad_name());
+        gst::debug!(CAT, "dropping {} frames: {why}", stream.id.pad_name());
     }
     stream.dropped += 1;
 }
 
-fn push_frame(
-    stream: &mut Stream,
+/// Where a frame sits: the message timestamp, the composition time and any sub-ms offset.
+#[derive(Debug, Clone, Copy)]
+struct Time {
     ts: u32,
     cts_ms: i32,
-    keyframe: bool,
-    data: Bytes,
-    out: &mut Vec<Action>,
-) {
+    offset_ns: u32,
+}
+
+impl Time {
+    fn ms(ts: u32, cts_ms: i32) -> Self {
+        Time {
+            ts,
+            cts_ms,
+            offset_ns: 0,
+        }
+    }
+}
+
+fn push_frame(stream: &mut Stream, at: Time, keyframe: bool, data: Bytes, out: &mut Vec<Action>) {
+    let Time {
+        ts,
+        cts_ms,
+        offset_ns,
+    } = at;
     if data.is_empty() {
         return;
     }
@@ -626,7 +569,7 @@ fn push_frame(
         gst::warning!(
             CAT,
             "{} timestamps jumped back, resynchronising at {} ms",
-            stream.kind.pad_name(),
+            stream.id.pad_name(),
             mapped.ms
         );
     }
@@ -635,135 +578,19 @@ fn push_frame(
         data,
         dts_ms: mapped.ms,
         pts_ms: (mapped.ms + i64::from(cts_ms)).max(0),
+        // The specification bounds it below one millisecond.
+        offset_ns: offset_ns.min(999_999),
         keyframe,
         discont,
     };
     out.push(Action::Buffer {
-        kind: stream.kind,
+        pad: stream.id,
         frame,
     });
 }
 
-fn video_codec_name(codec_id: u8) -> &'static str {
-    match codec_id {
-        2 => "Sorenson H.263",
-        3 => "Screen video",
-        4 => "On2 VP6",
-        5 => "On2 VP6 with alpha",
-        6 => "Screen video v2",
-        CODEC_ID_AVC => "H.264",
-        12 => "HEVC (non-standard id)",
-        _ => "unknown",
-    }
-}
-
-fn sound_format_name(format: u8) -> &'static str {
-    match format {
-        0 | 3 => "linear PCM",
-        1 => "ADPCM",
-        SOUND_FORMAT_MP3 | SOUND_FORMAT_MP3_8K => "MP3",
-        4..=6 => "Nellymoser",
-        7 => "G.711 A-law",
-        8 => "G.711 mu-law",
-        SOUND_FORMAT_AAC => "AAC",
-        11 => "Speex",
-        _ => "unknown",
-    }
-}
-
-fn enhanced_name(packet_type: u8, fourcc: Option<[u8; 4]>) -> String {
-    match fourcc {
-        Some(f) => format!(
-            "Enhanced RTMP codec '{}' (packet type {packet_type})",
-            String::from_utf8_lossy(&f)
-        ),
-        None => format!("Enhanced RTMP multitrack packets (packet type {packet_type})"),
-    }
-}
-
-/// AMF values as compact JSON-like text, cut to [`MAX_DATA_TEXT`] bytes.
-pub fn amf_text(values: &[Amf0Value]) -> String {
-    let mut out = String::new();
-    for (i, value) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        write_amf(&mut out, value);
-        if out.len() > MAX_DATA_TEXT {
-            break;
-        }
-    }
-    if out.len() > MAX_DATA_TEXT {
-        let mut cut = MAX_DATA_TEXT;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-        out.push_str("...");
-    }
-    out
-}
-
-fn write_amf(out: &mut String, value: &Amf0Value) {
-    // Stop early on huge values; the caller cuts the text anyway.
-    if out.len() > MAX_DATA_TEXT {
-        return;
-    }
-    match value {
-        Amf0Value::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Amf0Value::Boolean(b) => {
-            let _ = write!(out, "{b}");
-        }
-        Amf0Value::String(s) | Amf0Value::LongString(s) | Amf0Value::XmlDocument(s) => {
-            let _ = write!(out, "{s:?}");
-        }
-        Amf0Value::Null => out.push_str("null"),
-        Amf0Value::Undefined => out.push_str("undefined"),
-        Amf0Value::Unsupported => out.push_str("unsupported"),
-        Amf0Value::Reference(r) => {
-            let _ = write!(out, "ref({r})");
-        }
-        Amf0Value::Date { millis, .. } => {
-            let _ = write!(out, "date({millis})");
-        }
-        Amf0Value::Object(props) | Amf0Value::EcmaArray(props) => write_props(out, props),
-        Amf0Value::TypedObject {
-            class_name,
-            properties,
-        } => {
-            let _ = write!(out, "{class_name:?}");
-            write_props(out, properties);
-        }
-        Amf0Value::StrictArray(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_amf(out, item);
-            }
-            out.push(']');
-        }
-        Amf0Value::AvmPlus(v) => {
-            let _ = write!(out, "{v:?}");
-        }
-    }
-}
-
-fn write_props(out: &mut String, props: &[(String, Amf0Value)]) {
-    out.push('{');
-    for (i, (key, value)) in props.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        let _ = write!(out, "{key:?}: ");
-        write_amf(out, value);
-    }
-    out.push('}');
-}
-
+#[path = "demux_media.rs"]
+mod media;
 #[cfg(test)]
 #[path = "demux_tests.rs"]
 mod tests;

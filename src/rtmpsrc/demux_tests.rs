@@ -89,7 +89,7 @@ fn buffers(actions: &[Action]) -> Vec<(StreamKind, Frame)> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Buffer { kind, frame } => Some((*kind, frame.clone())),
+            Action::Buffer { pad, frame } => Some((pad.kind, frame.clone())),
             _ => None,
         })
         .collect()
@@ -99,7 +99,7 @@ fn added_pads(actions: &[Action]) -> Vec<(StreamKind, gst::Caps)> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::AddPad { kind, caps } => Some((*kind, caps.clone())),
+            Action::AddPad { pad, caps } => Some((pad.kind, caps.clone())),
             _ => None,
         })
         .collect()
@@ -212,7 +212,7 @@ fn h264_sequence_header_adds_the_video_pad_with_caps() {
     );
     // The pad's stream tags follow, naming the codec.
     let tags = actions.iter().find_map(|a| match a {
-        Action::Tags { kind, tags } if *kind == StreamKind::Video => Some(tags.clone()),
+        Action::Tags { pad, tags } if *pad == PadId::VIDEO => Some(tags.clone()),
         _ => None,
     });
     let tags = tags.expect("stream tags");
@@ -333,10 +333,10 @@ fn a_new_sequence_header_changes_caps_and_an_identical_one_does_not() {
     assert!(d.handle(video(0, hex(AVC_320X240)), T0).is_empty());
     let actions = d.handle(video(1000, hex(AVC_330X190)), T0);
     assert_eq!(actions.len(), 1, "{actions:?}");
-    let Action::Caps { kind, caps } = &actions[0] else {
+    let Action::Caps { pad: kind, caps } = &actions[0] else {
         panic!("expected new caps, got {actions:?}");
     };
-    assert_eq!(*kind, StreamKind::Video);
+    assert_eq!(*kind, PadId::VIDEO);
     let s = caps.structure(0).unwrap();
     assert_eq!(
         (
@@ -356,11 +356,14 @@ fn no_more_pads_once_both_pads_exist_in_either_order() {
     let a = d.handle(audio(0, hex(AAC_44K_MONO)), T0);
     assert_eq!(count_no_more_pads(&a), 0);
     let v = d.handle(video(0, hex(AVC_320X240)), T0);
-    // Audio first, then video; no-more-pads after the second pad, once.
+    // Audio first, then video; no-more-pads once frames follow the headers (another track
+    // could still start before), once.
     assert_eq!(added_pads(&a)[0].0, StreamKind::Audio);
     assert_eq!(added_pads(&v)[0].0, StreamKind::Video);
-    assert_eq!(count_no_more_pads(&v), 1);
-    assert!(matches!(v.last(), Some(Action::NoMorePads)));
+    assert_eq!(count_no_more_pads(&v), 0);
+    let first = d.handle(video(0, avc_frame(true, 0)), T0);
+    assert_eq!(count_no_more_pads(&first), 1);
+    assert!(matches!(first.last(), Some(Action::NoMorePads)));
     let later = d.handle(video(40, avc_frame(true, 0)), Duration::from_secs(60));
     assert_eq!(count_no_more_pads(&later), 0);
 }
@@ -381,7 +384,9 @@ fn metadata_tells_the_layout_of_a_video_only_stream() {
     );
     assert!(m.is_empty(), "nothing to do before a pad exists: {m:?}");
     let v = d.handle(video(0, hex(AVC_320X240)), T0);
-    assert_eq!(count_no_more_pads(&v), 1);
+    assert_eq!(count_no_more_pads(&v), 0);
+    let f = d.handle(video(0, avc_frame(true, 0)), T0);
+    assert_eq!(count_no_more_pads(&f), 1);
     let caps = &added_pads(&v)[0].1;
     let s = caps.structure(0).unwrap();
     assert_eq!(
@@ -435,8 +440,10 @@ fn metadata_after_the_pad_updates_caps_and_sends_tags() {
             .get(),
         500_000
     );
-    // Metadata says there is no audio: the layout is complete.
-    assert_eq!(count_no_more_pads(&m), 1);
+    // Metadata says there is no audio: the layout is complete with the first frame.
+    assert_eq!(count_no_more_pads(&m), 0);
+    let f = d.handle(video(0, avc_frame(true, 0)), T0);
+    assert_eq!(count_no_more_pads(&f), 1);
 }
 
 #[test]
@@ -475,16 +482,18 @@ fn an_unknown_codec_warns_once_and_is_skipped() {
         d.handle(video(40, Bytes::from_static(&[0x22, 1, 2, 3])), T0)
             .is_empty()
     );
-    // The video stream is settled (skipped): the audio pad completes the layout.
+    // The video stream is settled (skipped): the audio pad and its frames complete the layout.
     let a = d.handle(audio(0, hex(AAC_44K_MONO)), T0);
-    assert_eq!(count_no_more_pads(&a), 1);
+    assert_eq!(count_no_more_pads(&a), 0);
+    let f = d.handle(audio(0, aac_frame()), T0);
+    assert_eq!(count_no_more_pads(&f), 1);
     // Nellymoser audio would be skipped the same way, but the audio pad exists: just a warning.
     let n = d.handle(audio(10, Bytes::from_static(&[0x62, 0, 0])), T0);
     assert!(matches!(&n[..], [Action::Warning(t)] if t.contains("Nellymoser")));
     // An Enhanced RTMP codec we cannot map.
     let mut d = Demuxer::new();
-    let hevc = d.handle(video(0, Bytes::from_static(b"\x90hvc1\x01\x02")), T0);
-    assert!(matches!(&hevc[..], [Action::Warning(t)] if t.contains("hvc1")));
+    let vvc = d.handle(video(0, Bytes::from_static(b"\x90vvc1\x01\x02")), T0);
+    assert!(matches!(&vvc[..], [Action::Warning(t)] if t.contains("vvc1")));
 }
 
 #[test]
@@ -650,3 +659,6 @@ fn amf_text_is_compact_and_bounded() {
     ])];
     assert!(amf_text(&many).len() <= MAX_DATA_TEXT + 3);
 }
+
+#[path = "demux_enhanced_tests.rs"]
+mod enhanced;

@@ -7,6 +7,10 @@
 //! NO_PREROLL when going to PAUSED and pushes only in PLAYING; a recording prerolls and seeks
 //! ([`queries`]). PAUSED->READY flushes the connection (waking every wait), deactivates the
 //! pads, joins the threads and removes the sometimes pads.
+//!
+//! With `mode=listener`, READY->PAUSED binds the location's address instead
+//! ([`crate::connection::Listener`]) and the streaming thread takes its connection from the
+//! publisher the listener accepts; the stream is live.
 
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -16,12 +20,13 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::control::Control;
-use super::demux::StreamKind;
+use super::demux::PadId;
 use super::probe::Probed;
 use super::stream::Streamer;
-use crate::connection::ConnectOptions;
+use crate::connection::{ConnectOptions, ListenRole, Listener};
 use crate::location::{self, Settings};
 use crate::protocol::session::{SessionMode, SessionStats};
+use crate::shared::connect::Direction;
 use crate::shared::start_gate::StartGate;
 use crate::shared::stats::MediaCounters;
 
@@ -43,6 +48,7 @@ pub const DEFAULT_LATENCY: u32 = 200;
 pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 0;
 pub const DEFAULT_RECONNECT_DELAY_MS: u32 = 2000;
 pub const DEFAULT_STREAM_TYPE: StreamType = StreamType::Auto;
+pub const DEFAULT_KEEP_LISTENING: bool = false;
 
 /// Whether the stream is live or a recording (rtmp2's and FFmpeg's `rtmp_live` choices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
@@ -75,6 +81,10 @@ pub struct SrcSettings {
     /// Milliseconds before the first attempt; doubles for each next one (at most 10 s).
     pub reconnect_delay: u32,
     pub stream_type: StreamType,
+    /// Listener mode: when the publisher stops, wait for the next one instead of EOS.
+    pub keep_listening: bool,
+    /// `name:kbps,...` of the stream's renditions (dynamic streaming); empty: off.
+    pub renditions: String,
 }
 
 impl Default for SrcSettings {
@@ -88,6 +98,8 @@ impl Default for SrcSettings {
             reconnect_attempts: DEFAULT_RECONNECT_ATTEMPTS,
             reconnect_delay: DEFAULT_RECONNECT_DELAY_MS,
             stream_type: DEFAULT_STREAM_TYPE,
+            keep_listening: DEFAULT_KEEP_LISTENING,
+            renditions: String::new(),
         }
     }
 }
@@ -97,6 +109,8 @@ struct StatsState {
     counters: MediaCounters,
     /// Stats of the last connection, kept after it has gone (as rtmp2 does).
     last: Option<SessionStats>,
+    /// The rendition played and the bandwidth estimate (kbit/s), with `renditions`.
+    rendition: Option<(String, u32)>,
 }
 
 struct Run {
@@ -106,8 +120,8 @@ struct Run {
 
 /// The source pads and how their flow returns combine.
 pub struct Pads {
-    pub video: Option<gst::Pad>,
-    pub audio: Option<gst::Pad>,
+    /// The media pads (`video`, `audio`, `video_N`, `audio_N`), in the order they came.
+    pub media: Vec<(PadId, gst::Pad)>,
     /// The `src` request pad (FLV output), which lives until released.
     pub flv: Option<gst::Pad>,
     combiner: gst_base::UniqueFlowCombiner,
@@ -118,8 +132,7 @@ pub struct Pads {
 impl Default for Pads {
     fn default() -> Self {
         Pads {
-            video: None,
-            audio: None,
+            media: Vec::new(),
             flv: None,
             combiner: gst_base::UniqueFlowCombiner::new(),
             combined: Ok(gst::FlowSuccess::Ok),
@@ -128,17 +141,14 @@ impl Default for Pads {
 }
 
 impl Pads {
-    pub fn get(&self, kind: StreamKind) -> Option<&gst::Pad> {
-        match kind {
-            StreamKind::Video => self.video.as_ref(),
-            StreamKind::Audio => self.audio.as_ref(),
-        }
+    pub fn get(&self, pad: PadId) -> Option<&gst::Pad> {
+        self.media.iter().find(|(id, _)| *id == pad).map(|(_, p)| p)
     }
 
     pub fn all(&self) -> Vec<gst::Pad> {
-        self.video
+        self.media
             .iter()
-            .chain(self.audio.iter())
+            .map(|(_, p)| p)
             .chain(self.flv.iter())
             .cloned()
             .collect()
@@ -193,6 +203,11 @@ impl RtmpSrc {
         update(&mut self.stats_state().counters);
     }
 
+    /// Notes the rendition in force and the bandwidth estimate for `stats`.
+    pub fn set_rendition(&self, name: &str, estimate_kbps: u32) {
+        self.stats_state().rendition = Some((name.to_owned(), estimate_kbps));
+    }
+
     pub fn remember_stats(&self, stats: SessionStats) {
         self.stats_state().last = Some(stats);
     }
@@ -203,16 +218,25 @@ impl RtmpSrc {
             .as_ref()
             .and_then(|run| run.control.connection())
             .map(|c| c.stats());
+        let listener = self.control().and_then(|c| c.listener()).map(|l| l.stats());
         let state = self.stats_state();
         let session = live.or(state.last).unwrap_or_default();
-        crate::shared::stats::stats_structure(&session, &state.counters)
+        let mut stats = crate::shared::stats::stats_structure(&session, &state.counters);
+        if let Some((name, estimate)) = &state.rendition {
+            stats.set("rendition", name.as_str());
+            stats.set("bandwidth-estimate", *estimate);
+        }
+        if let Some(listener) = listener {
+            crate::shared::listen::add_listener_stats(&mut stats, &listener);
+        }
+        stats
     }
 
-    /// Creates, activates and adds the pad for `kind`, with its first events already stored.
+    /// Creates, activates and adds the pad `id`, with its first events already stored.
     /// Returns `None` when the element is shutting down.
     pub fn add_pad(
         &self,
-        kind: StreamKind,
+        id: PadId,
         control: &Control,
         group_id: gst::GroupId,
         first_events: &[gst::Event],
@@ -222,14 +246,18 @@ impl RtmpSrc {
         if control.is_shutdown() {
             return None;
         }
-        if let Some(pad) = pads.get(kind) {
+        if let Some(pad) = pads.get(id) {
             return Some(pad.clone());
         }
         if pads.flv.is_some() {
             return None;
         }
-        let name = kind.pad_name();
-        let templ = self.obj().element_class().pad_template(name)?;
+        let name = id.pad_name();
+        let name = name.as_str();
+        let templ = self
+            .obj()
+            .element_class()
+            .pad_template(id.template_name())?;
         let pad = source_pad(&templ, name);
         if let Err(err) = pad.set_active(true) {
             gst::error!(CAT, imp = self, "cannot activate pad {name}: {err}");
@@ -245,10 +273,7 @@ impl RtmpSrc {
             pad.push_event(event.clone());
         }
         pads.combiner.add_pad(&pad);
-        match kind {
-            StreamKind::Video => pads.video = Some(pad.clone()),
-            StreamKind::Audio => pads.audio = Some(pad.clone()),
-        }
+        pads.media.push((id, pad.clone()));
         drop(pads);
         // Outside the lock: pad-added handlers may query the element.
         if let Err(err) = self.obj().add_pad(&pad) {
@@ -261,6 +286,12 @@ impl RtmpSrc {
 
     fn start(&self) -> Result<(), gst::StateChangeError> {
         let settings = self.settings().clone();
+        if !settings.renditions.is_empty() {
+            super::stream::check_renditions(&settings).map_err(|text| {
+                gst::element_imp_error!(self, gst::ResourceError::Settings, ("{text}"));
+                gst::StateChangeError
+            })?;
+        }
         let mut options = connect_options(&settings).map_err(|msg| {
             self.post_error_message(msg);
             gst::StateChangeError
@@ -274,7 +305,13 @@ impl RtmpSrc {
         );
         *self.stats_state() = StatsState::default();
         let control = Arc::new(Control::default());
+        let listening = settings.common.mode == location::Mode::Listener;
+        if listening {
+            control.set_listener(self.listen(&settings)?);
+        }
         let probed = match settings.stream_type {
+            // A received publish is live.
+            _ if listening => None,
             StreamType::Live => None,
             StreamType::Recorded => {
                 control.set_recorded(true);
@@ -339,6 +376,27 @@ impl RtmpSrc {
             })?;
         *self.run() = Some(Run { control, thread });
         Ok(())
+    }
+
+    /// Listener mode: binds now, so that an address in use fails the state change.
+    fn listen(&self, settings: &SrcSettings) -> Result<Arc<Listener>, gst::StateChangeError> {
+        let element = self.obj();
+        let notify = crate::shared::listen::poster(element.upcast_ref());
+        let mut options =
+            crate::shared::listen::listen_options(&settings.common, ListenRole::Publishers, notify)
+                .map_err(|msg| {
+                    self.post_error_message(msg);
+                    gst::StateChangeError
+                })?;
+        options.log_id = element.name();
+        let listener = Listener::bind(options).map_err(|err| {
+            let code = crate::shared::connect::resource_error(&err, Direction::Play);
+            let uri = settings.common.location.to_redacted_uri();
+            gst::element_imp_error!(self, code, ("Cannot listen for {uri}: {err}"));
+            gst::StateChangeError
+        })?;
+        gst::info!(CAT, imp = self, "listening on {}", listener.local_addr());
+        Ok(Arc::new(listener))
     }
 
     fn stop(&self) {
@@ -480,6 +538,17 @@ impl ObjectImpl for RtmpSrc {
                     .default_value(DEFAULT_STREAM_TYPE)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("keep-listening")
+                    .nick("Keep listening")
+                    .blurb("Listener mode: when the publisher stops, wait for the next one and go on (DISCONT, new segment) instead of EOS")
+                    .default_value(DEFAULT_KEEP_LISTENING)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("renditions")
+                    .nick("Renditions")
+                    .blurb("The same stream at several bitrates, as name:kbps pairs separated by commas, highest first (hd:3500,sd:1000,ld:300); location names the one to start with. rtmpsrc switches between them as the bandwidth allows")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Stats")
                     .blurb("Connection and media statistics")
@@ -509,6 +578,24 @@ impl ObjectImpl for RtmpSrc {
                 settings.reconnect_delay = value.get().expect("type checked upstream")
             }
             "stream-type" => settings.stream_type = value.get().expect("type checked upstream"),
+            "keep-listening" => {
+                settings.keep_listening = value.get().expect("type checked upstream")
+            }
+            "renditions" => {
+                let spec: Option<String> = value.get().expect("type checked upstream");
+                let spec = spec.unwrap_or_default();
+                // Checked again when starting (with the location then set).
+                if let Err(why) = super::renditions::parse(&spec).map(|_| ())
+                    && !spec.is_empty()
+                {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::ResourceError::Settings,
+                        ("Invalid renditions '{spec}': {why}")
+                    );
+                }
+                settings.renditions = spec;
+            }
             "latency" => {
                 settings.latency = value.get().expect("type checked upstream");
                 drop(settings);
@@ -533,6 +620,11 @@ impl ObjectImpl for RtmpSrc {
             "reconnect-attempts" => self.settings().reconnect_attempts.to_value(),
             "reconnect-delay" => self.settings().reconnect_delay.to_value(),
             "stream-type" => self.settings().stream_type.to_value(),
+            "keep-listening" => self.settings().keep_listening.to_value(),
+            "renditions" => {
+                let spec = self.settings().renditions.clone();
+                (!spec.is_empty()).then_some(spec).to_value()
+            }
             "stats" => self.stats().to_value(),
             _ => self.settings().common.property(pspec),
         }
@@ -552,7 +644,7 @@ impl ElementImpl for RtmpSrc {
             gst::subclass::ElementMetadata::new(
                 "RTMP source",
                 "Source/Network",
-                "Plays a live or recorded RTMP stream as H.264, AAC and MP3 elementary streams",
+                "Plays a live or recorded RTMP stream as elementary streams (H.264, H.265, AV1, VP9, AAC, MP3, Opus, FLAC, AC-3, E-AC-3)",
                 "gst-plugin-rtmp developers",
             )
         });
@@ -561,10 +653,24 @@ impl ElementImpl for RtmpSrc {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let video = gst::Caps::builder("video/x-h264")
+            let mut video = gst::Caps::builder("video/x-h264")
                 .field("stream-format", "avc")
                 .field("alignment", "au")
                 .build();
+            // Enhanced RTMP.
+            for caps in [
+                gst::Caps::builder("video/x-h265")
+                    .field("stream-format", "hvc1")
+                    .field("alignment", "au")
+                    .build(),
+                gst::Caps::builder("video/x-av1")
+                    .field("stream-format", "obu-stream")
+                    .field("alignment", "tu")
+                    .build(),
+                gst::Caps::builder("video/x-vp9").build(),
+            ] {
+                video.merge(caps);
+            }
             let mut audio = gst::Caps::builder("audio/mpeg")
                 .field("mpegversion", 4i32)
                 .field("stream-format", "raw")
@@ -577,10 +683,21 @@ impl ElementImpl for RtmpSrc {
                     .field("parsed", true)
                     .build(),
             );
+            for name in [
+                "audio/x-opus",
+                "audio/x-flac",
+                "audio/x-ac3",
+                "audio/x-eac3",
+            ] {
+                audio.merge(gst::Caps::builder(name).build());
+            }
             let flv = gst::Caps::builder("video/x-flv").build();
             [
-                ("video", gst::PadPresence::Sometimes, video),
-                ("audio", gst::PadPresence::Sometimes, audio),
+                ("video", gst::PadPresence::Sometimes, video.clone()),
+                ("audio", gst::PadPresence::Sometimes, audio.clone()),
+                // Enhanced RTMP multitrack: track N of each kind.
+                ("video_%u", gst::PadPresence::Sometimes, video),
+                ("audio_%u", gst::PadPresence::Sometimes, audio),
                 // rtmpsrc ! flvdemux, as with the librtmp element.
                 ("src", gst::PadPresence::Request, flv),
             ]
@@ -637,7 +754,7 @@ impl ElementImpl for RtmpSrc {
             return None;
         }
         let mut pads = self.pads();
-        if pads.flv.is_some() || pads.video.is_some() || pads.audio.is_some() {
+        if pads.flv.is_some() || !pads.media.is_empty() {
             gst::warning!(
                 CAT,
                 imp = self,

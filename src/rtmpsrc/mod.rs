@@ -10,12 +10,14 @@ use gst::prelude::*;
 
 mod control;
 pub mod demux;
+mod demux_text;
 mod flv_output;
 mod imp;
 #[cfg(test)]
 mod panic_tests;
 mod probe;
 mod recorded;
+pub mod renditions;
 mod stream;
 mod time;
 mod worker;

@@ -422,7 +422,16 @@ impl Playback {
         let mut out = Vec::with_capacity(actions.len());
         for action in actions {
             match action {
-                Action::Buffer { kind, frame } => self.on_frame(kind, frame, has_video, &mut out),
+                Action::Buffer { pad, frame } if pad.track == 0 => {
+                    self.on_frame(pad.kind, frame, has_video, &mut out)
+                }
+                // Other Enhanced RTMP tracks do not place segments; around a seek they wait
+                // for the main track to flow again.
+                Action::Buffer { pad, frame } => {
+                    if matches!(self.phase, Phase::Flowing) {
+                        out.push(Action::Buffer { pad, frame });
+                    }
+                }
                 Action::Eos(reason) => {
                     match self.phase {
                         Phase::AwaitNotify { .. } => continue,
@@ -655,7 +664,10 @@ impl Playback {
             self.last_key_dts = Some(frame.dts_ms);
         }
         self.last_dts[index(kind)] = Some(frame.dts_ms);
-        out.push(Action::Buffer { kind, frame });
+        out.push(Action::Buffer {
+            pad: kind.into(),
+            frame,
+        });
     }
 }
 

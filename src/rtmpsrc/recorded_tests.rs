@@ -13,6 +13,7 @@ fn frame(dts_ms: i64, keyframe: bool) -> Frame {
         data: Bytes::from_static(&[1, 2, 3]),
         dts_ms,
         pts_ms: dts_ms,
+        offset_ns: 0,
         keyframe,
         discont: false,
     }
@@ -20,14 +21,14 @@ fn frame(dts_ms: i64, keyframe: bool) -> Frame {
 
 fn video(dts_ms: i64, keyframe: bool) -> Action {
     Action::Buffer {
-        kind: StreamKind::Video,
+        pad: StreamKind::Video.into(),
         frame: frame(dts_ms, keyframe),
     }
 }
 
 fn audio(dts_ms: i64) -> Action {
     Action::Buffer {
-        kind: StreamKind::Audio,
+        pad: StreamKind::Audio.into(),
         frame: frame(dts_ms, true),
     }
 }
@@ -68,7 +69,7 @@ fn describe(actions: &[Action]) -> Vec<String> {
             Action::Segment { segment, .. } => {
                 format!("seg {}", segment.start().unwrap().mseconds())
             }
-            Action::Buffer { kind, frame } => match kind {
+            Action::Buffer { pad, frame } => match pad.kind {
                 StreamKind::Video => format!("v {}", frame.dts_ms),
                 StreamKind::Audio => format!("a {}", frame.dts_ms),
             },
@@ -337,7 +338,7 @@ fn resume_drops_what_was_already_pushed_and_continues_without_discont() {
     // The server restarts at the keyframe before the position.
     let mut restart = vec![video(0, true), audio(10), video(40, false), audio(33)];
     restart.push(Action::Buffer {
-        kind: StreamKind::Video,
+        pad: StreamKind::Video.into(),
         frame: Frame {
             discont: true,
             ..frame(80, false)

@@ -21,14 +21,13 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::control::Control;
-use super::demux::{Action, Demuxer, EndReason, Frame, LiveClock, StreamKind};
+use super::demux::{Action, Demuxer, EndReason, Frame, LiveClock, PadId, StreamKind};
 use super::imp::{CAT, SrcSettings};
 use super::probe::Probed;
 use super::recorded::Playback;
 use super::worker::{self, Item, PadQueue};
 use crate::connection::{ConnectOptions, Connection, ConnectionError, Outgoing};
-use crate::protocol::session::{MediaKind, SessionError, SessionEvent};
-use crate::shared::connect::{self, Direction};
+use crate::protocol::session::{MediaKind, SessionEvent};
 use crate::shared::reconnect;
 
 /// How often the thread wakes without data: EOS requests, the no-more-pads wait.
@@ -45,8 +44,13 @@ pub trait ConnectionSlot {
     fn release(&self) -> Option<Arc<Connection>>;
 }
 
+mod ending;
 mod flv_mode;
+mod listen;
 mod recording;
+mod switch;
+
+pub use switch::check_renditions;
 
 type Flow = ControlFlow<()>;
 
@@ -59,9 +63,8 @@ pub struct Streamer {
     clock: LiveClock,
     started: Instant,
     group_id: gst::GroupId,
-    /// The queues of the pad threads.
-    video: Option<Arc<PadQueue>>,
-    audio: Option<Arc<PadQueue>>,
+    /// The queues of the pad threads, one per media pad.
+    queues: Vec<(PadId, Arc<PadQueue>)>,
     /// What the probe found before this thread started, if it ran.
     probed: Option<Probed>,
     /// Events read by the probe, handled before anything newer.
@@ -81,6 +84,10 @@ pub struct Streamer {
     flv_pad: Option<gst::Pad>,
     flv: Option<Arc<PadQueue>>,
     flv_stopped: bool,
+    /// Listener mode: the publisher stopped (why); the stream loop decides what follows.
+    publisher_stopped: Option<String>,
+    /// Switches between renditions (`renditions`) of a live stream.
+    switcher: Option<switch::Switcher>,
 }
 
 impl Streamer {
@@ -92,6 +99,11 @@ impl Streamer {
         probed: Option<Probed>,
     ) -> Self {
         let recorded = control.is_recorded();
+        let listening = settings.common.mode == crate::location::Mode::Listener;
+        let switcher = match recorded || listening {
+            true => None,
+            false => switch::Switcher::new(&settings, &options),
+        };
         let mut demux = Demuxer::new();
         if recorded {
             demux.set_recorded();
@@ -105,8 +117,7 @@ impl Streamer {
             clock: LiveClock::default(),
             started: Instant::now(),
             group_id: gst::GroupId::next(),
-            video: None,
-            audio: None,
+            queues: Vec::new(),
             probed,
             pending: VecDeque::new(),
             recorded,
@@ -118,6 +129,8 @@ impl Streamer {
             flv_pad: None,
             flv: None,
             flv_stopped: false,
+            publisher_stopped: None,
+            switcher,
         }
     }
 
@@ -158,6 +171,9 @@ impl Streamer {
     /// Starts the connection (at once, or once PLAYING without async-connect) and waits for
     /// the play to start. `None` when stopped or failed (the error is posted).
     fn connect(&mut self) -> Option<Arc<Connection>> {
+        if self.is_listening() {
+            return self.accept_publisher();
+        }
         let started = match self.probed.take() {
             Some(probed) => {
                 self.pending = probed.events.into();
@@ -250,8 +266,16 @@ impl Streamer {
             let mut elapsed = None;
             let received = match self.pending.pop_front() {
                 Some(event) => Ok(Some(event)),
-                None => connection.recv_or(Some(timeout), || self.flush_queues()),
+                None => self.next_event(&connection, timeout),
             };
+            if let Some(next) = self.take_swap() {
+                // Cut over to the new rendition's connection; the old one closes politely.
+                if !self.control.store(next.clone()) {
+                    return connection;
+                }
+                let old = std::mem::replace(&mut connection, next);
+                self.retire(old);
+            }
             let flow = match received {
                 Ok(Some(event)) => {
                     last_activity = Instant::now();
@@ -274,6 +298,17 @@ impl Streamer {
                     // Played to its end: nothing more can come (no seek either).
                     gst::debug!(CAT, obj = self.element, "connection ended after EOS: {err}");
                     return connection;
+                }
+                Err(err) if self.is_listening() => {
+                    let why = format!("the publisher's connection ended: {err}");
+                    match self.publisher_gone(&connection, &why, true) {
+                        Some(next) => {
+                            connection = next;
+                            last_activity = Instant::now();
+                            continue;
+                        }
+                        None => return connection,
+                    }
                 }
                 // A reset is a disconnect too (rtmp2 makes no difference either).
                 Err(err @ (ConnectionError::Closed | ConnectionError::Io(_))) => {
@@ -304,7 +339,17 @@ impl Streamer {
                 }
             };
             if flow.is_break() {
-                return connection;
+                let Some(why) = self.publisher_stopped.take() else {
+                    return connection;
+                };
+                match self.publisher_gone(&connection, &why, false) {
+                    Some(next) => {
+                        connection = next;
+                        last_activity = Instant::now();
+                        continue;
+                    }
+                    None => return connection,
+                }
             }
             if let Some(deadline) = self.playback.next_deadline() {
                 let elapsed = elapsed.unwrap_or_else(|| self.started.elapsed());
@@ -464,8 +509,8 @@ impl Streamer {
 
     fn apply_one(&mut self, action: Action) -> Flow {
         match action {
-            Action::AddPad { kind, caps } => {
-                gst::info!(CAT, obj = self.element, "{} caps {caps}", kind.pad_name());
+            Action::AddPad { pad: id, caps } => {
+                gst::info!(CAT, obj = self.element, "{} caps {caps}", id.pad_name());
                 let element = self.element.clone();
                 let (segment, seqnum) = self.playback.segment();
                 let mut segment_event = gst::event::Segment::builder(segment);
@@ -475,7 +520,7 @@ impl Streamer {
                 let events = [gst::event::Caps::new(&caps), segment_event.build()];
                 let pad = element
                     .imp()
-                    .add_pad(kind, &self.control, self.group_id, &events);
+                    .add_pad(id, &self.control, self.group_id, &events);
                 let Some(pad) = pad else {
                     return Flow::Break(());
                 };
@@ -487,24 +532,21 @@ impl Streamer {
                     PadQueue::default()
                 });
                 self.start_pad_thread(pad, &queue)?;
-                match kind {
-                    StreamKind::Video => self.video = Some(queue),
-                    StreamKind::Audio => self.audio = Some(queue),
-                }
+                self.queues.push((id, queue));
             }
-            Action::Caps { kind, caps } => {
+            Action::Caps { pad, caps } => {
                 gst::info!(
                     CAT,
                     obj = self.element,
                     "{} caps now {caps}",
-                    kind.pad_name()
+                    pad.pad_name()
                 );
-                self.push_event(kind, gst::event::Caps::new(&caps));
+                self.push_event(pad, gst::event::Caps::new(&caps));
             }
-            Action::Tags { kind, tags } => {
-                self.push_event(kind, gst::event::Tag::new(tags));
+            Action::Tags { pad, tags } => {
+                self.push_event(pad, gst::event::Tag::new(tags));
             }
-            Action::Buffer { kind, frame } => {
+            Action::Buffer { pad: kind, frame } => {
                 if self.live_paused || (self.recorded && self.ended) {
                     return Flow::Continue(());
                 }
@@ -515,9 +557,7 @@ impl Streamer {
                 let event = gst::event::Segment::builder(&segment)
                     .seqnum(seqnum)
                     .build();
-                for kind in [StreamKind::Video, StreamKind::Audio] {
-                    self.push_event(kind, event.clone());
-                }
+                self.push_event_all(&event);
             }
             Action::NoMorePads => {
                 gst::debug!(CAT, obj = self.element, "no more pads");
@@ -555,6 +595,11 @@ impl Streamer {
                     return Flow::Continue(());
                 }
                 gst::info!(CAT, obj = self.element, "publisher stopped ({why})");
+                if self.is_listening() {
+                    // The stream loop ends the stream, or waits for the next publisher.
+                    self.publisher_stopped = Some(format!("the publisher stopped ({why})"));
+                    return Flow::Break(());
+                }
                 self.end_of_stream(&format!("the publisher stopped ({why})"));
                 return Flow::Break(());
             }
@@ -590,25 +635,35 @@ impl Streamer {
 
     /// Wakes the pad threads for the frames queued since the last call.
     fn flush_queues(&self) {
-        for queue in [&self.video, &self.audio, &self.flv].into_iter().flatten() {
+        for (_, queue) in &self.queues {
+            queue.flush();
+        }
+        if let Some(queue) = &self.flv {
             queue.flush();
         }
     }
 
-    fn queue(&self, kind: StreamKind) -> Option<&Arc<PadQueue>> {
-        match kind {
-            StreamKind::Video => self.video.as_ref(),
-            StreamKind::Audio => self.audio.as_ref(),
-        }
+    fn queue(&self, pad: PadId) -> Option<&Arc<PadQueue>> {
+        self.queues
+            .iter()
+            .find(|(id, _)| *id == pad)
+            .map(|(_, q)| q)
     }
 
-    fn push_event(&self, kind: StreamKind, event: gst::Event) {
-        if let Some(queue) = self.queue(kind) {
+    fn push_event(&self, pad: PadId, event: gst::Event) {
+        if let Some(queue) = self.queue(pad) {
             queue.push(Item::Event(event));
         }
     }
 
-    fn push_frame(&mut self, kind: StreamKind, frame: Frame) -> Flow {
+    /// The event on every media pad.
+    fn push_event_all(&self, event: &gst::Event) {
+        for (_, queue) in &self.queues {
+            queue.push(Item::Event(event.clone()));
+        }
+    }
+
+    fn push_frame(&mut self, kind: PadId, frame: Frame) -> Flow {
         let Some(queue) = self.queue(kind).cloned() else {
             return Flow::Continue(());
         };
@@ -629,6 +684,8 @@ impl Streamer {
                 self.clock.running_time(frame.pts_ms, now),
             )
         };
+        let offset = gst::ClockTime::from_nseconds(u64::from(frame.offset_ns));
+        let (dts, pts) = (dts.saturating_add(offset), pts.saturating_add(offset));
         let mut buffer = gst::Buffer::from_slice(frame.data);
         {
             let buffer = buffer.get_mut().expect("a new buffer is writable");
@@ -689,94 +746,10 @@ impl Streamer {
             eos = eos.seqnum(seqnum);
         }
         let eos = eos.build();
-        for kind in [StreamKind::Video, StreamKind::Audio] {
-            self.push_event(kind, eos.clone());
-        }
+        self.push_event_all(&eos);
         if let Some(queue) = &self.flv {
             queue.push(Item::Event(eos));
         }
-    }
-
-    /// EOS downstream, or an error when no pad exists to carry it.
-    fn end_of_stream(&mut self, why: &str) {
-        if self.imp().pads().all().is_empty() {
-            let stream = self.settings.common.location.redacted_stream().into_owned();
-            gst::element_error!(
-                self.element,
-                gst::StreamError::Failed,
-                ("Stream '{stream}' ended before any audio or video arrived"),
-                ["{why}"]
-            );
-            return;
-        }
-        if !self.demux.no_more_pads_sent() {
-            self.element.no_more_pads();
-        }
-        self.push_eos();
-    }
-
-    /// The connection ended without the server saying the stream did: an error with
-    /// `no-eof-is-error`, else a warning (so an application can tell it from a clean end)
-    /// and EOS.
-    fn closed_without_eof(&mut self, why: &str) {
-        let uri = self.settings.common.location.to_redacted_uri();
-        if self.settings.no_eof_is_error {
-            gst::element_error!(
-                self.element,
-                gst::ResourceError::Read,
-                ("Connection to {uri} ended without end of stream: {why}")
-            );
-            self.push_eos();
-        } else {
-            gst::element_warning!(
-                self.element,
-                gst::ResourceError::Read,
-                ("Connection to {uri} ended without end of stream: {why}"),
-                ["ending the stream with EOS; reconnect-attempts plays on instead"]
-            );
-            self.end_of_stream(why);
-        }
-    }
-
-    fn idle(&mut self, idle: Duration) {
-        let stream = self.settings.common.location.redacted_stream().into_owned();
-        if self.imp().pads().all().is_empty() {
-            gst::element_error!(
-                self.element,
-                gst::ResourceError::NotFound,
-                (
-                    "No audio or video arrived from stream '{stream}' within {} s: is it being published?",
-                    idle.as_secs()
-                )
-            );
-        } else {
-            gst::info!(CAT, obj = self.element, "no data for {idle:?}: EOS");
-            self.end_of_stream("idle timeout");
-        }
-    }
-
-    fn fail_connection(&mut self, err: &ConnectionError) {
-        let location = &self.settings.common.location;
-        let uri = location.to_redacted_uri();
-        let code = connect::resource_error(err, Direction::Play);
-        match err {
-            ConnectionError::Session(session)
-                if matches!(session.as_ref(), SessionError::StreamNotFound(_)) =>
-            {
-                let stream = location.redacted_stream();
-                let app = location.redacted_application();
-                gst::element_error!(
-                    self.element,
-                    code,
-                    ("Stream '{stream}' not found in application '{app}': {err}"),
-                    ["{uri}"]
-                );
-            }
-            _ => {
-                gst::element_error!(self.element, code, ("Could not play {uri}: {err}"));
-            }
-        }
-        self.push_eos();
     }
 }
 

@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::connection::TunnelOptions;
 use crate::connection::{
     ConnectOptions, ConnectionError, DEFAULT_MAX_INCOMING_BYTES, DEFAULT_MAX_OUTGOING_BYTES,
     TlsOptions,
 };
-use crate::location::{Scheme, Settings};
+use crate::location::Settings;
 use crate::protocol::session::{ClientConfig, SessionMode, StopCommands};
 
 /// Whether the element publishes or plays, for naming errors.
@@ -55,7 +56,10 @@ pub fn resource_error(err: &ConnectionError, direction: Direction) -> gst::Resou
         ConnectionError::Io(_)
         | ConnectionError::Closed
         | ConnectionError::Stalled(_)
-        | ConnectionError::Flushing => transfer,
+        | ConnectionError::Flushing
+        | ConnectionError::Client(_) => transfer,
+        ConnectionError::Bind { .. } => open,
+        ConnectionError::ServerTls(_) => gst::ResourceError::Settings,
         ConnectionError::Internal(_) => gst::ResourceError::Failed,
     }
 }
@@ -83,12 +87,19 @@ pub fn connect_options(
     session.password = location.password.clone();
     session.auth.mode = settings.authmod.to_protocol();
     session.secure_token = settings.secure_token.clone();
-    let tls = (location.scheme == Scheme::Rtmps).then(|| TlsOptions {
+    let tls = location.scheme.is_tls().then(|| TlsOptions {
         validation: settings.tls_validation_flags.to_validation(),
         ca_file: settings.tls_ca_file.as_ref().map(PathBuf::from),
     });
+    let proxy = super::proxy::tunnel_proxy(settings, |name| std::env::var(name).ok())
+        .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("Invalid proxy: {e}")))?;
+    let tunnel = location
+        .scheme
+        .is_tunnel()
+        .then_some(TunnelOptions { proxy });
     Ok(ConnectOptions {
         tls,
+        tunnel,
         host: location.host.clone(),
         port: location.port,
         timeout: Duration::from_secs(u64::from(settings.timeout.max(1))),
@@ -96,6 +107,8 @@ pub fn connect_options(
         stop_commands: StopCommands::default(),
         max_outgoing_bytes: DEFAULT_MAX_OUTGOING_BYTES,
         max_incoming_bytes: DEFAULT_MAX_INCOMING_BYTES,
+        send_low_watermark: None,
+        in_flight_budget: None,
         log_id: "rtmp".into(),
     })
 }

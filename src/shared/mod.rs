@@ -3,6 +3,8 @@
 //! the disconnected/reconnected messages).
 
 pub mod connect;
+pub mod listen;
+pub mod proxy;
 pub mod reconnect;
 pub mod start_gate;
 pub mod stats;

@@ -3,9 +3,9 @@
 //! The system has another plugin named `rtmp` in a file also called `libgstrtmp.so` (librtmp's
 //! rtmpsrc/rtmpsink from gst-plugins-bad). GStreamer keys plugins by file name and scans
 //! `GST_PLUGIN_PATH` first, so with it pointing at our build ours shadows the system one; the
-//! registry lives in a temp file so the user's registry cache never sees that shadowing.
+//! registry lives beside the build (see [`registry`]) so the user's registry cache never sees that
+//! shadowing.
 
-use super::TempDir;
 use super::process::{Finished, run_with_timeout};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,10 +66,36 @@ fn refresh(built: &Path, lib: &Path) {
     std::fs::rename(&tmp, lib).expect("replace libgstrtmp.so");
 }
 
-fn gst_command(program: &str, registry: &TempDir) -> Command {
+/// The registry file for GStreamer processes the tests start, with our plugin (`ours`) or with the
+/// system plugins only. It is shared by every process and built once per test binary: a fresh
+/// registry costs each process a full plugin scan (about 2 s on a loaded 2-core machine), enough
+/// to make a player join a live stream seconds late. GStreamer replaces the file by a rename, so
+/// concurrent processes are safe, and it rescans a plugin whose file changed.
+pub fn registry(ours: bool) -> PathBuf {
+    static OURS: OnceLock<PathBuf> = OnceLock::new();
+    static SYSTEM: OnceLock<PathBuf> = OnceLock::new();
+    let cell = if ours { &OURS } else { &SYSTEM };
+    cell.get_or_init(|| {
+        let dir = gst_plugin_path().join("test-registry");
+        std::fs::create_dir_all(&dir).expect("create the test registry directory");
+        let file = dir.join(if ours { "ours.bin" } else { "system.bin" });
+        let mut warm = Command::new("gst-inspect-1.0");
+        warm.arg("coreelements").env("GST_REGISTRY", &file);
+        if ours {
+            warm.env("GST_PLUGIN_PATH", gst_plugin_path());
+        } else {
+            warm.env_remove("GST_PLUGIN_PATH");
+        }
+        run_with_timeout(&mut warm, Duration::from_secs(120)).assert_success("registry scan");
+        file
+    })
+    .clone()
+}
+
+fn gst_command(program: &str) -> Command {
     let mut cmd = Command::new(program);
     cmd.env("GST_PLUGIN_PATH", gst_plugin_path())
-        .env("GST_REGISTRY", registry.join("registry.bin"))
+        .env("GST_REGISTRY", registry(true))
         .env("GST_DEBUG_NO_COLOR", "1");
     cmd
 }
@@ -122,9 +148,8 @@ pub fn gst_launch_args(args: &[&str], timeout: Duration) -> Finished {
 
 /// Like [`gst_launch_args`] with extra environment variables (e.g. `GST_DEBUG`).
 pub fn gst_launch_args_env(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Finished {
-    let registry = TempDir::new("gst-registry");
     run_with_timeout(
-        gst_command("gst-launch-1.0", &registry)
+        gst_command("gst-launch-1.0")
             .envs(env.iter().copied())
             .arg("-e")
             .args(args),
@@ -142,9 +167,8 @@ pub fn gst_launch(pipeline: &str, timeout: Duration) -> Finished {
 
 /// `gst-inspect-1.0 NAME` with our plugin, e.g. to check an element comes from our build.
 pub fn gst_inspect(name: &str) -> Finished {
-    let registry = TempDir::new("gst-registry");
     run_with_timeout(
-        gst_command("gst-inspect-1.0", &registry).arg(name),
+        gst_command("gst-inspect-1.0").arg(name),
         Duration::from_secs(30),
     )
 }

@@ -6,14 +6,20 @@
 //! hence the allows below.
 #![allow(dead_code, unused_imports)]
 
+pub mod ertmp;
 pub mod gst;
+pub mod listen;
+pub mod matrix;
 pub mod media;
 pub mod nginx;
 pub mod nms;
 pub mod pipeline;
 pub mod process;
+pub mod publish;
 pub mod rtmp_client;
 pub mod rtmp_server;
+pub mod rtmpt;
+pub mod serve;
 pub mod tls;
 pub mod vod;
 
@@ -136,4 +142,19 @@ impl FfmpegServer {
     pub fn finish(self, timeout: Duration) -> (PathBuf, Finished) {
         (self.out, self.proc.finish(timeout))
     }
+}
+
+/// The static FFmpeg 9 build `scripts/install-deps.sh` puts in `target/ffmpeg9/` (Enhanced RTMP,
+/// multitrack, RTMPT client); the `FFMPEG9` environment variable names another one.
+pub fn ffmpeg9() -> PathBuf {
+    if let Some(path) = std::env::var_os("FFMPEG9") {
+        return PathBuf::from(path);
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ffmpeg9/ffmpeg");
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-deps.sh",
+        path.display()
+    );
+    path
 }

@@ -181,6 +181,44 @@ impl RawClient {
         self.socket.write_all(&out).expect("send to the server");
     }
 
+    /// Sends a command with no answer expected (transaction 0), reporting a failed write
+    /// instead of panicking.
+    pub fn try_notify(
+        &mut self,
+        stream_id: u32,
+        name: &str,
+        args: Vec<Amf0Value>,
+    ) -> std::io::Result<()> {
+        let message = Message::Command {
+            stream_id,
+            name: name.into(),
+            transaction_id: 0.0,
+            command_object: Amf0Value::Null,
+            args,
+        };
+        let raw = message.to_raw(0, stream_id);
+        let mut out = BytesMut::new();
+        self.writer.write(csid::COMMAND, &raw, &mut out);
+        self.socket.write_all(&out)
+    }
+
+    /// Reads until the server closes its side (`Ok`), the connection is reset or `timeout`
+    /// passes (`Err`); what arrives meanwhile is thrown away.
+    pub fn read_to_close(&mut self, timeout: Duration) -> std::io::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 8192];
+        while Instant::now() < deadline {
+            match self.socket.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::ErrorKind::TimedOut.into())
+    }
+
     /// createStream; returns the stream id from its `_result`.
     pub fn create_stream(&mut self) -> u32 {
         let txn = self.command(0, "createStream", None, vec![]);

@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 
-/// Buffers kept at most, and their total capacity at most (what the pool holds idle).
-const MAX_BUFFERS: usize = 8;
+/// Buffers kept at most, and their total capacity at most (what the pool holds idle). A player
+/// a little behind a fast publisher has dozens of frames queued; with fewer buffers kept, most
+/// of them went back to the allocator and the next ones came from fresh memory again.
+const MAX_BUFFERS: usize = 32;
 const MAX_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Default)]
@@ -111,7 +113,9 @@ mod tests {
         drop(messages);
         assert_eq!(pool.kept(), MAX_BYTES / (1024 * 1024));
         let pool = Arc::new(MessagePool::default());
-        let messages: Vec<Bytes> = (0..20).map(|_| pool.freeze(pool.take(100))).collect();
+        let messages: Vec<Bytes> = (0..2 * MAX_BUFFERS)
+            .map(|_| pool.freeze(pool.take(100)))
+            .collect();
         drop(messages);
         assert_eq!(pool.kept(), MAX_BUFFERS);
     }

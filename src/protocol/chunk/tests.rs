@@ -518,12 +518,30 @@ fn round_trips_at_every_chunk_size() {
 }
 
 #[test]
-fn reader_payload_is_zero_copy_for_single_chunk_messages() {
-    let bytes = write_one(&mut ChunkWriter::new(), 4, &msg(9, 0, 1, 100));
+fn reader_payload_is_zero_copy_for_long_single_chunk_messages() {
+    let len = super::reader::SLICE_FROM;
+    let mut w = ChunkWriter::new();
+    w.set_chunk_size(len as u32);
+    let bytes = write_one(&mut w, 4, &msg(9, 0, 1, len));
     let mut input = BytesMut::from(&bytes[..]);
     let base = input.as_ptr() as usize;
-    let m = ChunkReader::new().read(&mut input).unwrap().unwrap();
+    let mut r = ChunkReader::new();
+    r.set_chunk_size(len as u32).unwrap();
+    let m = r.read(&mut input).unwrap().unwrap();
     assert_eq!(m.payload.as_ptr() as usize, base + 12);
+}
+
+#[test]
+fn reader_copies_short_single_chunk_messages_out_of_the_input() {
+    // A slice would keep the whole input buffer alive while the message is queued.
+    let sent = msg(8, 0, 1, 100);
+    let bytes = write_one(&mut ChunkWriter::new(), 4, &sent);
+    let mut input = BytesMut::from(&bytes[..]);
+    let range = input.as_ptr() as usize..input.as_ptr() as usize + input.len();
+    let m = ChunkReader::new().read(&mut input).unwrap().unwrap();
+    assert!(input.is_empty());
+    assert!(!range.contains(&(m.payload.as_ptr() as usize)));
+    assert_eq!(m, sent);
 }
 
 #[test]

@@ -57,6 +57,14 @@ pub struct ClientConfig {
     pub max_message_size: u32,
     /// Playing: ask for the recording's length (`getStreamLength`) before `play`.
     pub query_stream_length: bool,
+    /// Announce our Enhanced RTMP codecs and capabilities in connect (see
+    /// [`enhanced`](super::enhanced)); legacy servers ignore the extra fields.
+    pub enhanced_connect: bool,
+    /// Playing: stop after createStream until [`ClientSession::play_deferred`] names the
+    /// stream (a connection kept ready to switch renditions without the setup round trips).
+    ///
+    /// [`ClientSession::play_deferred`]: super::ClientSession::play_deferred
+    pub defer_play: bool,
 }
 
 /// Secrets (password, secure token, authentication response, extra connect arguments, query
@@ -97,6 +105,8 @@ impl ClientConfig {
             window_ack_size: DEFAULT_WINDOW_ACK_SIZE,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             query_stream_length: false,
+            enhanced_connect: true,
+            defer_play: false,
         }
     }
 
@@ -167,6 +177,17 @@ pub enum SessionEvent {
     ReconnectRequest {
         tc_url: Option<String>,
     },
+    /// An event of a second stream of this connection (see `ClientSession::play_another`).
+    OnStream {
+        stream_id: u32,
+        event: Box<SessionEvent>,
+    },
+    /// The answer to `ClientSession::play_another`: the new stream's id (play was sent on it),
+    /// or why the server cannot play a second stream.
+    ExtraStream(Result<u32, String>),
+    /// The second stream `u32` is the played one from here on (the caller asked to cut over):
+    /// later plain events are its own.
+    Promoted(u32),
     /// A data or command message of type `type_id` that did not decode was skipped (`reason`
     /// says why); the session goes on.
     Skipped {

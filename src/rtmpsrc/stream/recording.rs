@@ -32,7 +32,7 @@ impl Streamer {
             request.segment.start().display(),
             request.snap
         );
-        for queue in [&self.video, &self.audio].into_iter().flatten() {
+        for (_, queue) in &self.queues {
             queue.clear();
             if !queue.push(Item::FlushStop(request.seqnum)) {
                 return Flow::Break(());
