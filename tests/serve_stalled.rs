@@ -113,12 +113,14 @@ fn a_player_that_falls_behind_skips_to_a_keyframe_and_decodes_on() {
     behind.pause(true);
     // Until its socket buffers and its 8 MiB queue are full (about 10 s here; how long depends
     // on how fast the encoder runs), and a little more.
-    let give_up = Instant::now() + Duration::from_secs(20);
+    let stopped = Instant::now();
+    let give_up = stopped + Duration::from_secs(20);
     let mut fell_behind = false;
     while !fell_behind && Instant::now() < give_up {
         std::thread::sleep(Duration::from_millis(250));
         fell_behind = stream.log().contains("fell behind");
     }
+    eprintln!("stopped player fell behind after {:?}", stopped.elapsed());
     std::thread::sleep(Duration::from_secs(1));
     behind.pause(false);
     assert!(fell_behind, "the stopped player's queue never filled");
