@@ -17,11 +17,13 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Nginx;
 use common::process::{Proc, run_with_timeout};
+use common::{Nginx, Nms, NmsOptions};
 use gst::prelude::*;
 
 const CHILD: &str = "RENDITIONS_SCENARIO";
+/// Which server the scenario plays through: `nginx` (the default) or `nms`.
+const SERVER: &str = "RENDITIONS_SERVER";
 const SCHEDULE: &str = "0:10000,8:1500,22:10000";
 const DURATION: u64 = 40;
 
@@ -34,6 +36,23 @@ const RENDITIONS: [(&str, u32, u32, u32); 3] = [
 
 #[test]
 fn a_player_steps_down_on_a_narrow_link_and_back_up_after() {
+    run_scenario("nginx");
+}
+
+/// node-media-server 2.7 keeps each stream's last GOP and starts a new player at its keyframe,
+/// and plays one stream per connection (a second play on a connection is refused, and then
+/// mixed into the first): every switch goes on a connection of its own.
+#[test]
+fn the_same_through_node_media_server_with_its_gop_cache() {
+    run_scenario("nms");
+}
+
+/// The two servers' scenarios would share the machine's two cores with three publishers and a
+/// 720p decoder each: one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn run_scenario(server: &str) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -47,7 +66,8 @@ fn a_player_steps_down_on_a_narrow_link_and_back_up_after() {
     cmd.args(["-n", "--"])
         .arg(&exe)
         .args(["--exact", "scenario", "--include-ignored", "--nocapture"])
-        .env(CHILD, "1");
+        .env(CHILD, "1")
+        .env(SERVER, server);
     let finished = run_with_timeout(&mut cmd, Duration::from_secs(DURATION + 90));
     println!("{}", finished.stdout);
     eprintln!("{}", finished.stderr);
@@ -56,6 +76,45 @@ fn a_player_steps_down_on_a_narrow_link_and_back_up_after() {
         finished.stdout.contains("scenario passed"),
         "the scenario did not run"
     );
+}
+
+enum Server {
+    Nginx(Nginx),
+    Nms(Nms),
+}
+
+impl Server {
+    fn start(name: &str) -> Server {
+        match name {
+            "nginx" => Server::Nginx(Nginx::start()),
+            "nms" => Server::Nms(Nms::start(NmsOptions {
+                gop_cache: true,
+                ..NmsOptions::default()
+            })),
+            other => panic!("{SERVER}={other}: nginx or nms"),
+        }
+    }
+
+    fn url(&self, stream: &str) -> String {
+        match self {
+            Server::Nginx(nginx) => nginx.url(&format!("plain/{stream}")),
+            Server::Nms(nms) => nms.url(stream),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        let url = self.url("x");
+        let authority = url.split('/').nth(2).unwrap();
+        authority.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    fn wait_publisher(&self, stream: &str) {
+        let timeout = Duration::from_secs(20);
+        match self {
+            Server::Nginx(nginx) => nginx.wait_publisher(stream, timeout),
+            Server::Nms(nms) => nms.wait_publisher(stream, timeout),
+        }
+    }
 }
 
 fn sh(command: &str) {
@@ -158,16 +217,8 @@ fn scenario() {
     let schedule = schedule();
     sh("ip link set lo up && ip link set lo mtu 1500");
     let clips = clips();
-    let nginx = Nginx::start();
-    let port = nginx
-        .url("x")
-        .split(':')
-        .nth(2)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let server = Server::start(&std::env::var(SERVER).unwrap_or_else(|_| "nginx".into()));
+    let port = server.port();
     // The player's link: the server's port, through a router-sized FIFO (100 packets, 0.8 s
     // at 1.5 Mbit/s) that drops what overflows.
     sh(&format!(
@@ -181,10 +232,10 @@ fn scenario() {
     let _publishers: Vec<Proc> = RENDITIONS
         .iter()
         .zip(&clips)
-        .map(|(r, clip)| publish(clip, &nginx.url(&format!("plain/{}", r.0))))
+        .map(|(r, clip)| publish(clip, &server.url(r.0)))
         .collect();
     for r in RENDITIONS {
-        nginx.wait_publisher(r.0, Duration::from_secs(20));
+        server.wait_publisher(r.0);
     }
 
     common::pipeline::init();
@@ -192,7 +243,7 @@ fn scenario() {
         "rtmpsrc name=s location={} renditions=hd:3500,sd:1000,ld:300 \
          s.video ! queue max-size-time=0 max-size-bytes=0 max-size-buffers=0 ! h264parse ! avdec_h264 name=dec ! fakesink sync=false \
          s.audio ! queue ! fakesink sync=false",
-        nginx.url("plain/hd")
+        server.url("hd")
     );
     let pipeline = gst::parse::launch(&description)
         .unwrap()

@@ -64,6 +64,8 @@ pub fn parse(spec: &str) -> Result<Vec<Rendition>, String> {
 
 /// Media later than at its best by this much means the link falls behind.
 pub const LATE_MS: i64 = 600;
+/// Media must have been late (more than [`SETTLED_MS`]) this long before a step down.
+const LATE_FOR: Duration = Duration::from_millis(500);
 /// Probing up needs media this close to its best lateness.
 const SETTLED_MS: i64 = 300;
 /// The rendition's bitrate times this must fit the throughput to step down to it.
@@ -74,6 +76,8 @@ const DOWN_HEADROOM: f64 = 1.2;
 const UP_HEADROOM: f64 = 0.8;
 const THROUGHPUT_WINDOW: Duration = Duration::from_secs(2);
 const BURST_WINDOW: Duration = Duration::from_secs(10);
+/// Fewer burst samples than this in the window do not measure the link.
+const MIN_BURST_SAMPLES: usize = 3;
 /// Video messages at least this large measure the link's burst rate.
 pub const BURST_MIN_BYTES: usize = 4 * 1024;
 /// After a switch, measurements settle this long before the next decision.
@@ -248,6 +252,22 @@ impl Policy {
         estimate.round().min(f64::from(u32::MAX)) as u32
     }
 
+    /// What the policy sees, for the debug log.
+    pub fn describe(&self, now: Duration) -> String {
+        format!(
+            "lateness {} ms (best {:?}), throughput {:.0} kbit/s, burst {:.0} kbit/s ({} samples), \
+             on {} for {:?}, next probe after {:?}",
+            self.lateness_ms(),
+            self.best_delay,
+            self.throughput_kbps(now),
+            self.burst_kbps(),
+            self.bursts.len(),
+            self.current,
+            now.saturating_sub(self.since),
+            self.stable
+        )
+    }
+
     /// What to do now, if anything; a decision starts a switch (see [`switched`](Self::switched)).
     pub fn tick(&mut self, now: Duration) -> Option<Decision> {
         if self.switching || now.saturating_sub(self.since) < SETTLE {
@@ -262,11 +282,22 @@ impl Policy {
             self.probation_from = None;
             self.stable = STABLE;
         }
-        if lateness > LATE_MS && self.current < last {
+        // Late for a while, not a stall that the link then caught up on (a burst, such as a
+        // server's cached GOP at the start, overflowing the link's queue once).
+        let late_for = self
+            .late_since
+            .map_or(Duration::ZERO, |since| now.saturating_sub(since));
+        if lateness > LATE_MS && late_for >= LATE_FOR && self.current < last {
             let estimate = self.throughput_kbps(now);
-            let to = (self.current + 1..=last)
-                .find(|&i| f64::from(self.kbps[i]) * DOWN_HEADROOM <= estimate)
-                .unwrap_or(last);
+            let to = if estimate > 0.0 {
+                (self.current + 1..=last)
+                    .find(|&i| f64::from(self.kbps[i]) * DOWN_HEADROOM <= estimate)
+                    .unwrap_or(last)
+            } else {
+                // Nothing arrived while late (a stall, the link's queue overflowing): no
+                // measure of the link, so one step; another follows if that is still too much.
+                self.current + 1
+            };
             let reason = if self.probation_from.take().is_some() {
                 self.stable = (self.stable * 2).min(MAX_STABLE);
                 Reason::ProbeFailed
@@ -281,7 +312,14 @@ impl Policy {
             && lateness < SETTLED_MS
         {
             let next = f64::from(self.kbps[self.current - 1]);
-            if self.burst_kbps() >= next * UP_HEADROOM {
+            // The burst rate may not measure the link: a low rendition may send no message
+            // large enough, and a server that sends in clumps (node-media-server: a few
+            // frames every 140 ms) times its own pauses, below what the link evidently
+            // carries. Then it probes anyway, and a probe that fails backs off.
+            let burst = self.burst_kbps();
+            let unmeasured =
+                self.bursts.len() < MIN_BURST_SAMPLES || burst < f64::from(self.kbps[self.current]);
+            if unmeasured || burst >= next * UP_HEADROOM {
                 return Some(self.start(now, self.current - 1, Reason::Probe));
             }
         }

@@ -125,6 +125,86 @@ fn a_narrow_link_steps_down_to_what_fits_and_a_wide_one_back_up() {
     assert_eq!(sim.run(20, 10_000), vec![], "hd holds on 10 Mbit/s");
 }
 
+/// The first decision on a steady stream of `bytes` every 40 ms whose large messages each
+/// arrive `gap` after the one before, on rendition `current`, within 20 s.
+fn first_decision(current: usize, bytes: usize, gap: Duration) -> Option<(Duration, Decision)> {
+    let mut policy = Policy::new(vec![3500, 1000, 300], current);
+    for media in (0..20_000).step_by(40) {
+        let now = ms(media);
+        policy.on_bytes(now, bytes);
+        policy.on_media_time(now, media as i64);
+        policy.on_burst(now, bytes, gap);
+        if let Some(d) = policy.tick(now) {
+            return Some((now, d));
+        }
+    }
+    None
+}
+
+#[test]
+fn a_rendition_that_cannot_measure_the_link_still_probes_up() {
+    // ld at 300 kbit/s in 1.5 KB messages: none is large enough to measure a burst rate.
+    let ld = first_decision(2, 1500, ms(40));
+    // sd in clumps, as node-media-server sends: the first large message of each clump comes
+    // 140 ms after the last one, "measuring" 290 kbit/s on a link that carries sd's 1000.
+    let sd = first_decision(1, 5000, ms(140));
+    for (what, decision, to) in [("ld", ld, 1), ("sd", sd, 0)] {
+        let (at, d) = decision.unwrap_or_else(|| panic!("a probe up from {what}"));
+        assert_eq!((d.to, d.reason), (to, Reason::Probe), "{what}");
+        assert!(at >= STABLE && at < STABLE + ms(1000), "{what}: {at:?}");
+    }
+    // A burst rate at the link's (1.25 Mbit/s, 5 KB in 32 ms) measures it: no room for hd.
+    assert_eq!(first_decision(1, 5000, ms(32)), None);
+}
+
+/// hd for 5 s on a link that carries it, then a stall of `stall_ms`, then media that arrives
+/// `behind_ms` later than before each 40 ms for 2 s: the first decision.
+fn after_a_stall(stall_ms: u64, behind_ms: i64) -> Option<Decision> {
+    let mut policy = Policy::new(vec![3500, 1000, 300], 0);
+    let mut media = 0i64;
+    let mut now = Duration::ZERO;
+    for _ in 0..(5 * 25) {
+        now += ms(40);
+        media += 40;
+        policy.on_bytes(now, 17_500);
+        policy.on_media_time(now, media);
+        policy.on_burst(now, 17_500, ms(20));
+        assert_eq!(policy.tick(now), None);
+    }
+    now += ms(stall_ms);
+    let mut late = stall_ms as i64;
+    for _ in 0..50 {
+        media += 40;
+        policy.on_bytes(now, 17_500);
+        policy.on_media_time(now, media - late);
+        if let Some(d) = policy.tick(now) {
+            return Some(d);
+        }
+        late = (late + behind_ms).max(0);
+        // What queued in the stall arrives at once, then the rest as it comes.
+        if late > 0 && behind_ms < 0 {
+            now += ms(5);
+        } else {
+            now += ms(40);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_stall_the_link_catches_up_on_is_not_congestion() {
+    // A second without media (the link's queue overflowed), then the backlog in a burst.
+    assert_eq!(after_a_stall(1000, -35), None);
+}
+
+#[test]
+fn lateness_that_lasts_after_a_stall_steps_down_one_rendition_not_to_the_lowest() {
+    // The same stall, then media falling further behind: nothing arrived while it was late at
+    // first, so the link is not measured and it steps down one rendition.
+    let d = after_a_stall(1000, 10).expect("a step down");
+    assert_eq!((d.to, d.reason), (1, Reason::Congestion), "{d:?}");
+}
+
 #[test]
 fn a_failed_probe_goes_back_down_and_waits_twice_as_long() {
     // The link carries 2.5 Mbit/s but bursts look like 10 (a shaper with a deep burst).

@@ -198,6 +198,11 @@ impl Switcher {
             .map_or(Duration::ZERO, |t| now.saturating_sub(t));
         self.last_arrival = Some(now);
         if *kind == crate::protocol::session::MediaKind::Video && payload.len() >= BURST_MIN_BYTES {
+            gst::trace!(
+                CAT,
+                "burst sample: {} bytes {gap:?} after the message before",
+                payload.len()
+            );
             self.policy.on_burst(now, payload.len(), gap);
         }
         let media_ms = self.timeline.map(*timestamp).ms;
@@ -297,6 +302,19 @@ impl Switcher {
         let minor = parts.next().unwrap_or(0);
         (major, minor) >= (3, 5)
     }
+
+    /// Whether the server plays several streams on one connection: the FMS family (the
+    /// servers that do transitions) and Red5. Not nginx-rtmp (every createStream gets id 1)
+    /// nor node-media-server 2.7, which answers a second play with BadConnection, plays it on
+    /// that stream anyway mixed with the first, and when that connection closes, breaks the
+    /// stream first played for every player (a TypeError on each message): never try there.
+    fn server_plays_several_streams(info: Option<&Amf0Value>) -> bool {
+        let red5 = info
+            .and_then(|info| info.get("fmsVer"))
+            .and_then(Amf0Value::as_str)
+            .is_some_and(|version| version.starts_with("RED5/"));
+        red5 || Switcher::server_does_play2(info)
+    }
 }
 
 impl Streamer {
@@ -325,10 +343,10 @@ impl Streamer {
         }
         let now = self.started.elapsed();
         self.poll_candidate(sw, now);
-        if sw.play2.is_none() {
-            sw.play2 = Some(Switcher::server_does_play2(
-                connection.server_info().as_ref(),
-            ));
+        if sw.play2.is_none() || sw.same_connection.is_none() {
+            let info = connection.server_info();
+            sw.play2 = Some(Switcher::server_does_play2(info.as_ref()));
+            sw.same_connection = Some(Switcher::server_plays_several_streams(info.as_ref()));
         }
         self.keep_spare(sw, now);
         if sw.candidate.is_none()
@@ -343,6 +361,7 @@ impl Streamer {
             .is_none_or(|t| now.saturating_sub(t) >= STATS_EVERY)
         {
             sw.stats_at = Some(now);
+            gst::debug!(CAT, obj = self.element, "{}", sw.policy.describe(now));
             self.imp()
                 .set_rendition(sw.current_name(), sw.policy.estimate_kbps(now));
         }
@@ -480,6 +499,28 @@ impl Streamer {
         }
         match &event {
             SessionEvent::Status(status) if status.is_error() => {
+                if let Some(Candidate {
+                    via: Via::Stream(id),
+                    decision,
+                    ..
+                }) = &sw.candidate
+                {
+                    // A server said to play several streams per connection that does not:
+                    // the stream is not deleted (a server confused enough to refuse may stop
+                    // the played one too); the cut-over to the other connection retires
+                    // this one.
+                    gst::info!(
+                        CAT,
+                        obj = self.element,
+                        "second stream {id:?} not played ({}): switching on another connection",
+                        status.code
+                    );
+                    sw.same_connection = Some(false);
+                    let decision = *decision;
+                    sw.candidate = None;
+                    self.start_connection(sw, decision, now);
+                    return;
+                }
                 gst::warning!(
                     CAT,
                     obj = self.element,
@@ -594,11 +635,6 @@ impl Streamer {
                 .build(),
         );
         let name = sw.stream_name(decision.to);
-        if sw.play2.is_none() {
-            sw.play2 = Some(Switcher::server_does_play2(
-                connection.server_info().as_ref(),
-            ));
-        }
         let via = if sw.play2 == Some(true) {
             let options = Play2 {
                 stream_name: name,
@@ -606,12 +642,7 @@ impl Streamer {
                 transition: "switch".into(),
             };
             Some((Outgoing::Play2(options), Via::Play2))
-        } else if sw.same_connection == Some(true)
-            || (sw.same_connection.is_none() && decision.reason == Reason::Probe)
-        {
-            // Stepping down, the old stream's backlog fills this connection: a new rendition
-            // on it would queue behind that. Stepping up it is free, and tells whether the
-            // server plays two streams on one connection.
+        } else if sw.same_connection == Some(true) {
             Some((Outgoing::PlayAnother(name), Via::Stream(None)))
         } else {
             None
@@ -738,9 +769,6 @@ impl Streamer {
                 obj = self.element,
                 "the new rendition did not start in time"
             );
-            if matches!(candidate.via, Via::Play2) {
-                sw.play2 = Some(false);
-            }
             if let Some(connection) = self.control.connection() {
                 self.give_up(sw, now, &connection);
             }
@@ -787,7 +815,10 @@ impl Streamer {
                 let _ = connection.send_control(Outgoing::DeleteStream(id));
             }
             Some(Via::Connection(next)) => close_in_background(next),
-            _ => {}
+            // A server that says it is FMS 3.5+ (SRS does) but does not do transitions: the
+            // next switch goes the other ways.
+            Some(Via::Play2) => sw.play2 = Some(false),
+            Some(Via::Stream(None)) | None => {}
         }
     }
 
@@ -821,5 +852,51 @@ pub(super) fn close_in_background(connection: Arc<Connection>) {
         });
     if let Err(err) = closing {
         gst::debug!(CAT, "cannot close in the background: {err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(fields: &[(&str, &str)]) -> Amf0Value {
+        Amf0Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), Amf0Value::String(v.to_string())))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_server_says_how_a_rendition_can_be_played_beside() {
+        // (connect _result fields, does play2, plays several streams per connection)
+        let cases = [
+            // nginx-rtmp 1.2 and node-media-server 2.7 both answer as FMS 3.0.
+            (vec![("fmsVer", "FMS/3,0,1,123")], false, false),
+            (vec![("fmsVer", "FMS/3,5,7,7009")], true, true),
+            (vec![("fmsVer", "FMS/5,0,15,5004")], true, true),
+            (vec![("fmsVer", "RED5/1,0,10,0")], false, true),
+            (
+                vec![("fmsVer", "FMS/3,5,3,888"), ("srs_version", "5.0.213")],
+                false,
+                false,
+            ),
+            (vec![], false, false),
+        ];
+        for (fields, play2, several) in cases {
+            let info = info(&fields);
+            assert_eq!(
+                Switcher::server_does_play2(Some(&info)),
+                play2,
+                "{fields:?}"
+            );
+            assert_eq!(
+                Switcher::server_plays_several_streams(Some(&info)),
+                several,
+                "{fields:?}"
+            );
+        }
+        assert!(!Switcher::server_plays_several_streams(None));
     }
 }
