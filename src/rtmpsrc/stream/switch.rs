@@ -505,8 +505,8 @@ impl Streamer {
                     ..
                 }) = &sw.candidate
                 {
-                    // A server said to play several streams per connection that does not:
-                    // the stream is not deleted (a server confused enough to refuse may stop
+                    // The server was taken to play several streams per connection and does
+                    // not: the stream is not deleted (a server confused enough to refuse may stop
                     // the played one too); the cut-over to the other connection retires
                     // this one.
                     gst::info!(
@@ -815,8 +815,8 @@ impl Streamer {
                 let _ = connection.send_control(Outgoing::DeleteStream(id));
             }
             Some(Via::Connection(next)) => close_in_background(next),
-            // A server that says it is FMS 3.5+ (SRS does) but does not do transitions: the
-            // next switch goes the other ways.
+            // A server that says it is FMS 3.5+ but does not do transitions: the next switch
+            // goes the other ways.
             Some(Via::Play2) => sw.play2 = Some(false),
             Some(Via::Stream(None)) | None => {}
         }
