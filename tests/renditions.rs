@@ -108,6 +108,33 @@ impl Server {
         authority.rsplit(':').next().unwrap().parse().unwrap()
     }
 
+    /// What the scenario's assertions allow that depends on the server.
+    fn bounds(&self) -> Bounds {
+        match self {
+            Server::Nginx(_) => Bounds {
+                steady_start: true,
+                max_stall: Duration::from_secs(1),
+                down_gap: Duration::from_millis(700),
+                earliest_after_down_ms: -500,
+            },
+            // node-media-server's GOP cache gives a new connection its last keyframe at once,
+            // so a step down can cut over while the old connection's backlog still fills the
+            // link's queue (0.8 s) and the new rendition's next frames wait behind it
+            // (measured: up to 1.31 s without a decoded frame); and the cut-over puts a
+            // keyframe up to a GOP (1 s) old at the old stream's next frame, so media can
+            // leave early by that much after it (measured down to -1.27 s). On a loaded
+            // 2-core machine it has delivered hd slower than real time at the start (3.1 of
+            // 3.5 Mbit/s for 3 s, in CI), and rtmpsrc stepped down, as it should for media
+            // that arrives later and later.
+            Server::Nms(_) => Bounds {
+                steady_start: false,
+                max_stall: Duration::from_millis(1500),
+                down_gap: Duration::from_millis(1500),
+                earliest_after_down_ms: -1500,
+            },
+        }
+    }
+
     fn wait_publisher(&self, stream: &str) {
         let timeout = Duration::from_secs(20);
         match self {
@@ -115,6 +142,17 @@ impl Server {
             Server::Nms(nms) => nms.wait_publisher(stream, timeout),
         }
     }
+}
+
+struct Bounds {
+    /// No switch before the link narrows.
+    steady_start: bool,
+    /// The longest pause between two decoded frames.
+    max_stall: Duration,
+    /// The longest pause between decoded frames across a step down.
+    down_gap: Duration,
+    /// How early media may leave rtmpsrc once caught up after a step down, ms.
+    earliest_after_down_ms: i64,
 }
 
 fn sh(command: &str) {
@@ -307,6 +345,8 @@ fn scenario() {
 
     let mut switches: Vec<(Duration, gst::Structure)> = Vec::new();
     let mut decisions: Vec<(Duration, gst::Structure)> = Vec::new();
+    // Switches given up (`rtmp-rendition-switch-failed`): a probe the link did not carry.
+    let mut failed: Vec<(Duration, gst::Structure)> = Vec::new();
     let mut errors = Vec::new();
     let mut rows = Vec::new();
     let mut second = 0;
@@ -326,10 +366,14 @@ fn scenario() {
                         && s.name().starts_with("rtmp-rendition-switch")
                     {
                         println!("{:6.2}s {s}", start.elapsed().as_secs_f64());
-                        if s.name() == "rtmp-rendition-switched" {
-                            switches.push((start.elapsed(), s.to_owned()));
-                        } else {
-                            decisions.push((start.elapsed(), s.to_owned()));
+                        match s.name().as_str() {
+                            "rtmp-rendition-switched" => {
+                                switches.push((start.elapsed(), s.to_owned()))
+                            }
+                            "rtmp-rendition-switching" => {
+                                decisions.push((start.elapsed(), s.to_owned()))
+                            }
+                            _ => failed.push((start.elapsed(), s.to_owned())),
                         }
                     }
                 }
@@ -378,10 +422,32 @@ fn scenario() {
         .unwrap_or_default();
     let backwards = seen.decoded.windows(2).filter(|w| w[1].1 < w[0].1).count();
     let cuts = cuts(&seen, &decisions);
+    // How unevenly the server delivers when nothing switches (node-media-server sends a few
+    // frames at a time, and its publishers' looping clips hiccup): the longest pause between
+    // decoded frames on the wide link away from any switch.
+    let wide_kbps = schedule[0].1;
+    let on_wide_link = |t: Duration| {
+        let second = t.as_secs();
+        link_at(&schedule, second) == wide_kbps
+            && second >= 2
+            && link_at(&schedule, second - 2) == wide_kbps
+    };
+    let steady_gap = seen
+        .decoded
+        .windows(2)
+        .filter(|w| on_wide_link(w[0].0) && on_wide_link(w[1].0))
+        .filter(|w| {
+            decisions.iter().all(|(t, _)| {
+                w[1].0 + Duration::from_secs(1) < *t || w[0].0 > *t + Duration::from_secs(5)
+            })
+        })
+        .map(|w| w[1].0 - w[0].0)
+        .max()
+        .unwrap_or_default();
     let widths: Vec<i32> = seen.widths.iter().map(|(_, w, _)| *w).collect();
     println!(
         "decoded {} frames, max gap between decoded frames {max_gap:?} (at {max_gap_at:?}), \
-         {backwards} PTS going back, widths {widths:?}",
+         {backwards} PTS going back, widths {widths:?}; steady delivery pauses up to {steady_gap:?}",
         seen.decoded.len()
     );
     println!(
@@ -402,42 +468,58 @@ fn scenario() {
         );
     }
 
+    println!("{} switches given up", failed.len());
     assert!(errors.is_empty(), "bus: {errors:?}");
-    // The test's own schedule: 10 -> 1.5 -> 10 Mbit/s.
+    let bounds = server.bounds();
+    // The test's own schedule: 10 -> 1.5 -> 10 Mbit/s. What a viewer gets: a rendition the
+    // narrow link carries soon after it narrows, hd again soon after it widens.
     if std::env::var_os("RENDITIONS_SCHEDULE").is_none() {
-        let narrow = Duration::from_secs(schedule[1].0);
-        let wide = Duration::from_secs(schedule[2].0);
-        let down = switches
+        let narrow = schedule[1].0;
+        let wide = schedule[2].0;
+        // Locally: decided about 1.1 s after the link narrowed, cut over 1-2 s later.
+        for (t, _, rendition, ..) in rows.iter().filter(|r| r.0 >= narrow + 6 && r.0 < wide) {
+            assert_ne!(
+                rendition, "hd",
+                "hd still in force at {t} s, on the narrow link"
+            );
+        }
+        for (_, down) in switches.iter().filter(|(t, s)| {
+            *t > Duration::from_secs(narrow) && s.get::<String>("to").unwrap() != "hd"
+        }) {
+            let reason = down.get::<String>("reason").unwrap();
+            assert!(
+                reason == "congestion" || reason == "probe-failed",
+                "stepped down for {reason}"
+            );
+        }
+        let back = rows
             .iter()
-            .find(|(t, s)| *t > narrow && s.get::<String>("from").unwrap() == "hd");
-        let (down_at, down) = down.expect("a switch down from hd on the narrow link");
-        // Locally: decided about 1.1 s after the link narrowed, cut over 1.5 s later.
+            .find(|r| r.0 >= wide && r.2 == "hd")
+            .expect("back up to hd after the link widened");
         assert!(
-            *down_at < narrow + Duration::from_secs(6),
-            "stepped down {:?} after the link narrowed",
-            *down_at - narrow
-        );
-        assert_eq!(down.get::<String>("reason").unwrap(), "congestion");
-        let up = switches
-            .iter()
-            .find(|(t, s)| *t > wide && s.get::<String>("to").unwrap() == "hd");
-        let (up_at, _) = up.expect("back up to hd after the link widened");
-        assert!(
-            *up_at < wide + Duration::from_secs(15),
-            "stepped up {:?} after the link widened",
-            *up_at - wide
+            back.0 < wide + 15,
+            "back up to hd {} s after the link widened",
+            back.0 - wide
         );
         assert!(
-            switches.iter().all(|(t, _)| *t > narrow),
-            "no switch before the link narrowed: {switches:?}"
+            rows.iter().filter(|r| r.0 >= back.0).all(|r| r.2 == "hd"),
+            "hd did not stay once the link was wide again"
         );
+        if bounds.steady_start {
+            assert!(
+                switches
+                    .iter()
+                    .all(|(t, _)| *t > Duration::from_secs(narrow)),
+                "no switch before the link narrowed: {switches:?}"
+            );
+        }
     }
     assert!(!switches.is_empty(), "no rendition switch at all");
     // Decoded throughout: frames in every second after the start, no stall over 1 s.
     for (t, .., frames) in rows.iter().skip(2) {
         assert!(*frames > 0, "nothing decoded in second {t}");
     }
-    assert!(max_gap < Duration::from_secs(1), "stalled for {max_gap:?}");
+    assert!(max_gap < bounds.max_stall, "stalled for {max_gap:?}");
     assert_eq!(backwards, 0, "decoded PTS went back");
     // New caps at each switch: 1280 wide, something narrower, 1280 again.
     assert_eq!(widths.first(), Some(&1280));
@@ -445,18 +527,20 @@ fn scenario() {
     assert_eq!(widths.last(), Some(&1280), "{widths:?}");
     assert_eq!(cuts.len(), switches.len(), "a caps change per switch");
     for cut in &cuts {
-        // Locally the cut-over takes 0.3-1.7 s, and the frames before and after it are a frame
-        // interval or two apart (up to 0.35 s stepping down: the old rendition's last frames
-        // come as unevenly as the congested link carries them). The bounds leave room for a
-        // slower machine.
+        // Locally the cut-over takes 0.7-2.4 s stepping down and 0.9-3 s stepping up (a probe
+        // keeps pace for 0.8 s first, then waits for a keyframe), and the frames before and
+        // after it are a frame interval or two apart (up to 0.35 s stepping down with nginx:
+        // the old rendition's last frames come as unevenly as the congested link carries
+        // them). The bounds leave room for a slower machine.
         assert!(
             cut.cut_over < Duration::from_secs(4),
             "cut over {:?} after the decision",
             cut.cut_over
         );
+        // Stepping up, the switch adds no pause beyond the server's own unevenness.
         let gap_bound = match cut.width_to < cut.width_from {
-            true => Duration::from_millis(700),
-            false => Duration::from_millis(300),
+            true => bounds.down_gap,
+            false => Duration::from_millis(300).max(steady_gap + Duration::from_millis(100)),
         };
         assert!(
             cut.gap < gap_bound,
@@ -478,7 +562,7 @@ fn scenario() {
             // The lateness gathered before a switch down is caught up soon after it (in one
             // step ahead at a keyframe), and not overdone.
             assert!(
-                (-500..1000).contains(&cut.lag_after_ms),
+                (bounds.earliest_after_down_ms..1000).contains(&cut.lag_after_ms),
                 "{} ms late after the switch down",
                 cut.lag_after_ms
             );

@@ -7,8 +7,10 @@
 //! - down, when media arrives later and later (the link cannot carry the rendition): to the
 //!   highest rendition the measured throughput carries with headroom;
 //! - up one step, after a stable period, when the link's burst rate (how fast a large video
-//!   message arrived) shows room for the next rendition. A probe that makes media late again
-//!   within the probation period goes back down and doubles the stable period (backoff).
+//!   message arrived) shows room for the next rendition. The probed rendition plays beside
+//!   the old one until it has kept pace ([`ProbeWatch`]), or is dropped when it falls behind;
+//!   a probe that makes media late again within the probation period after its cut-over goes
+//!   back down. Either doubles the stable period (backoff).
 //!
 //! Times are durations since the stream started, media times are stream milliseconds.
 
@@ -68,6 +70,10 @@ pub const LATE_MS: i64 = 600;
 const LATE_FOR: Duration = Duration::from_millis(500);
 /// Probing up needs media this close to its best lateness.
 const SETTLED_MS: i64 = 300;
+/// Lateness this much below its peak of the last [`DRAIN_WINDOW`] is draining (the link
+/// catches up: a probe's or a stall's backlog), not congestion.
+const DRAINING_MS: i64 = 150;
+const DRAIN_WINDOW: Duration = Duration::from_secs(1);
 /// The rendition's bitrate times this must fit the throughput to step down to it.
 const DOWN_HEADROOM: f64 = 1.2;
 /// The next rendition's bitrate times this must fit the burst rate to probe it. Less than 1:
@@ -130,6 +136,8 @@ pub struct Policy {
     /// Since when media has been late (more than settled): the throughput since then is what
     /// the link carries.
     late_since: Option<Duration>,
+    /// (arrival, lateness ms) over the last [`DRAIN_WINDOW`].
+    recent_lateness: VecDeque<(Duration, i64)>,
     /// When the current rendition started (or the last switch began).
     since: Duration,
     switching: bool,
@@ -148,6 +156,7 @@ impl Policy {
             best_delay: None,
             delay: 0,
             late_since: None,
+            recent_lateness: VecDeque::new(),
             since: Duration::ZERO,
             switching: false,
             stable: STABLE,
@@ -178,11 +187,26 @@ impl Policy {
         if self.best_delay.is_none_or(|best| delay < best) {
             self.best_delay = Some(delay);
         }
-        if self.lateness_ms() < SETTLED_MS {
+        let lateness = self.lateness_ms();
+        if lateness < SETTLED_MS {
             self.late_since = None;
         } else if self.late_since.is_none() {
             self.late_since = Some(now);
         }
+        self.recent_lateness.push_back((now, lateness));
+        while self
+            .recent_lateness
+            .front()
+            .is_some_and(|&(t, _)| now.saturating_sub(t) > DRAIN_WINDOW)
+        {
+            self.recent_lateness.pop_front();
+        }
+    }
+
+    /// Whether lateness is falling: well below its peak of the last second.
+    fn draining(&self) -> bool {
+        let peak = self.recent_lateness.iter().map(|&(_, l)| l).max();
+        peak.is_some_and(|peak| peak - self.lateness_ms() > DRAINING_MS)
     }
 
     /// A large video message of `bytes` arrived `gap` after the message before it.
@@ -283,11 +307,12 @@ impl Policy {
             self.stable = STABLE;
         }
         // Late for a while, not a stall that the link then caught up on (a burst, such as a
-        // server's cached GOP at the start, overflowing the link's queue once).
+        // server's cached GOP at the start, overflowing the link's queue once), and not
+        // catching up now (a backlog draining).
         let late_for = self
             .late_since
             .map_or(Duration::ZERO, |since| now.saturating_sub(since));
-        if lateness > LATE_MS && late_for >= LATE_FOR && self.current < last {
+        if lateness > LATE_MS && late_for >= LATE_FOR && !self.draining() && self.current < last {
             let estimate = self.throughput_kbps(now);
             let to = if estimate > 0.0 {
                 (self.current + 1..=last)
@@ -345,8 +370,19 @@ impl Policy {
         self.since = now;
         self.best_delay = None;
         self.late_since = None;
+        self.recent_lateness.clear();
         self.bursts.clear();
         self.probation_from = up.then_some(now);
+    }
+
+    /// A probed rendition did not keep pace beside the played one: wait longer before the
+    /// next probe, and measure lateness afresh (the probe's bytes held up the played stream
+    /// once; that is not congestion).
+    pub fn probe_failed(&mut self, now: Duration) {
+        self.switch_failed(now);
+        self.best_delay = None;
+        self.late_since = None;
+        self.recent_lateness.clear();
     }
 
     /// The switch did not happen (the new rendition did not start): wait longer before
@@ -355,6 +391,56 @@ impl Policy {
         self.switching = false;
         self.since = now;
         self.stable = (self.stable * 2).min(MAX_STABLE);
+    }
+}
+
+/// A probe up plays the new rendition beside the old one and cuts over only at a keyframe
+/// after the new one has kept pace this long: a server's cached GOP (node-media-server's)
+/// comes as fast as the link carries it, so whether the link carries the rendition shows
+/// before the pads depend on it, and the cut lands on live media, not on the cache's past.
+pub const PROBE_MEASURE: Duration = Duration::from_millis(800);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeVerdict {
+    /// Hold this keyframe back (measuring goes on).
+    Wait,
+    /// Cut over at this keyframe.
+    CutOver,
+    /// The link did not keep up with the new rendition: drop it.
+    Failed,
+}
+
+/// How a probed rendition arrives before the cut-over: how late its video comes against
+/// its own timestamps, from its first message on.
+#[derive(Debug, Default)]
+pub struct ProbeWatch {
+    first: Option<Duration>,
+    best_delay: Option<i64>,
+    lateness: i64,
+}
+
+impl ProbeWatch {
+    /// A video frame of the probed rendition (`media_ms` on its own timeline).
+    pub fn on_video(&mut self, now: Duration, media_ms: i64, keyframe: bool) -> ProbeVerdict {
+        let delay = now.as_millis() as i64 - media_ms;
+        let first = *self.first.get_or_insert(now);
+        let best = self.best_delay.map_or(delay, |best| best.min(delay));
+        self.best_delay = Some(best);
+        let lateness = delay - best;
+        self.lateness = lateness;
+        if lateness > LATE_MS {
+            ProbeVerdict::Failed
+        } else if keyframe && now.saturating_sub(first) >= PROBE_MEASURE && lateness < SETTLED_MS {
+            ProbeVerdict::CutOver
+        } else {
+            ProbeVerdict::Wait
+        }
+    }
+
+    /// What it saw, for the debug log.
+    pub fn describe(&self, now: Duration) -> String {
+        let measured = self.first.map_or(Duration::ZERO, |t| now.saturating_sub(t));
+        format!("measured {measured:?}, {} ms late", self.lateness)
     }
 }
 

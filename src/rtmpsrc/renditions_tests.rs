@@ -443,3 +443,95 @@ fn a_late_stream_skips_ahead_at_its_next_keyframe() {
         Some(2860)
     );
 }
+
+/// Feeds a probed rendition's video, 30 frames a second with a keyframe every second of
+/// media: the first `cached_ms` (a server's cached GOP) arriving at `cached_speed` times real
+/// time, the rest at `live_speed`. Returns the verdict that ended the wait, and the arrival
+/// and media time of the frame it came on.
+fn probe(cached_ms: i64, cached_speed: f64, live_speed: f64) -> (ProbeVerdict, Duration, i64) {
+    let mut watch = ProbeWatch::default();
+    let mut arrival = 0.0f64;
+    for frame in 0..900i64 {
+        let media = frame * 1000 / 30;
+        let verdict = watch.on_video(ms(arrival as u64), media, frame % 30 == 0);
+        if verdict != ProbeVerdict::Wait {
+            return (verdict, ms(arrival as u64), media);
+        }
+        let speed = if media < cached_ms {
+            cached_speed
+        } else {
+            live_speed
+        };
+        arrival += 1000.0 / 30.0 / speed;
+    }
+    panic!("no verdict in 30 s of media");
+}
+
+#[test]
+fn a_probe_cuts_over_at_a_live_keyframe_after_the_cached_gop() {
+    // A cached GOP crossing a wide link at four times real time, then live media.
+    let (verdict, at, media) = probe(1000, 4.0, 1.0);
+    assert_eq!(verdict, ProbeVerdict::CutOver);
+    assert!(media >= 1000, "cut at the cache's keyframe ({media} ms)");
+    assert!(at >= PROBE_MEASURE, "cut after {at:?}");
+    // A server without a cache starts live: the keyframe a second in.
+    let (verdict, at, media) = probe(0, 1.0, 1.0);
+    assert_eq!(verdict, ProbeVerdict::CutOver);
+    assert_eq!(media, 1000);
+    assert!(at < ms(1100), "{at:?}");
+}
+
+#[test]
+fn a_probe_the_link_cannot_carry_fails_before_any_cut_over() {
+    // The cached GOP crawls at 0.45 of real time (3.4 Mbit/s on a 1.5 Mbit/s link), and so
+    // does live media.
+    let (verdict, at, _) = probe(1000, 0.45, 0.45);
+    assert_eq!(verdict, ProbeVerdict::Failed);
+    assert!(at < ms(1500), "failed only after {at:?}");
+}
+
+#[test]
+fn a_failed_probe_does_not_count_as_congestion_on_the_played_rendition() {
+    let mut policy = Policy::new(vec![3000, 1000, 300], 1);
+    // Played on time, then held up 900 ms by the probe's bytes.
+    for i in 0..100u64 {
+        policy.on_media_time(ms(i * 33), (i * 33) as i64);
+    }
+    let start = policy.tick(ms(6000)).expect("a probe up");
+    assert_eq!(start.reason, Reason::Probe);
+    policy.on_media_time(ms(7000), 6100);
+    policy.probe_failed(ms(7000));
+    // Late against its best before the probe, not against now: draining, no step down.
+    for i in 0..100u64 {
+        let t = 7000 + i * 33;
+        policy.on_media_time(ms(t), 6100 + (i * 36) as i64);
+        assert_eq!(policy.tick(ms(t)), None, "at {t} ms");
+    }
+}
+
+/// Media on time for 3 s, then `jump_ms` late at once (a probe's or a stall's backlog in the
+/// way), then lateness changing by `then_ms_per_s` for 4 s: the first decision.
+fn after_a_jump(jump_ms: i64, then_ms_per_s: i64) -> Option<Decision> {
+    let mut policy = Policy::new(vec![3000, 1000, 300], 0);
+    let mut decision = None;
+    for i in 0..210i64 {
+        let t = i * 33;
+        let lateness = match t {
+            ..3000 => 0,
+            _ => (jump_ms + then_ms_per_s * (t - 3000) / 1000).max(0),
+        };
+        policy.on_bytes(ms(t as u64), 4000);
+        policy.on_media_time(ms(t as u64), t - lateness);
+        decision = decision.or(policy.tick(ms(t as u64)));
+    }
+    decision
+}
+
+#[test]
+fn lateness_that_drains_is_not_congestion_and_lateness_that_stays_is() {
+    assert_eq!(after_a_jump(900, -400), None);
+    for then in [0, 300] {
+        let d = after_a_jump(900, then).expect("a step down");
+        assert_eq!(d.reason, Reason::Congestion);
+    }
+}

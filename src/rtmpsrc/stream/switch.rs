@@ -2,7 +2,8 @@
 //! ([`crate::rtmpsrc::renditions`]) decides, this file carries the decision out.
 //!
 //! The new rendition plays beside the old one, which keeps feeding the pads, until the new
-//! one's first keyframe: there the [`Splice`] puts the new stream on the old timeline (its
+//! one's first keyframe (stepping up, its first keyframe once it has kept pace: a probe the
+//! link cannot carry is dropped before the cut-over): there the [`Splice`] puts the new stream on the old timeline (its
 //! headers, then the keyframe, where the old stream's next frame would be) and the old stream
 //! goes. Three ways to play it beside:
 //! - `play2` with `transition=switch`, on servers that do transitions (FMS/AMS 3.5+ by their
@@ -27,7 +28,7 @@ use crate::protocol::session::{Play2, SessionEvent, SessionMode};
 use crate::rtmpsrc::demux::Timeline;
 use crate::rtmpsrc::imp::{CAT, SrcSettings};
 use crate::rtmpsrc::renditions::{
-    self, BURST_MIN_BYTES, Decision, Policy, Reason, Rendition, Splice,
+    self, BURST_MIN_BYTES, Decision, Policy, ProbeVerdict, ProbeWatch, Reason, Rendition, Splice,
 };
 
 /// A new rendition whose keyframe has not come by then is given up.
@@ -89,6 +90,24 @@ struct Candidate {
     /// cut-over: what a step down's gap at the pads is made of).
     first_media: Option<Duration>,
     before_key: usize,
+    /// A probe beside the played stream: how the new rendition keeps pace before the cut.
+    watch: Option<(ProbeWatch, Timeline)>,
+}
+
+impl Candidate {
+    fn new(decision: Decision, now: Duration, via: Via) -> Candidate {
+        // With play2 the server switches on its side: nothing arrives beside to measure.
+        let beside = !matches!(via, Via::Play2);
+        Candidate {
+            decision,
+            started: now,
+            via,
+            first_media: None,
+            before_key: 0,
+            watch: (beside && decision.reason == Reason::Probe)
+                .then(|| (ProbeWatch::default(), Timeline::default())),
+        }
+    }
 }
 
 pub struct Switcher {
@@ -244,7 +263,9 @@ impl Switcher {
         let Some(at) = self.catch_up_at else {
             return;
         };
-        if now < at + CATCH_UP_FROM || self.splice.skipping() {
+        // A probe beside holds up the played stream for a while: lateness it causes drains
+        // once it is over, or the cut-over ends it; it is not the switch down's to catch up.
+        if now < at + CATCH_UP_FROM || self.splice.skipping() || self.candidate.is_some() {
             return;
         }
         if now > at + CATCH_UP_UNTIL {
@@ -528,14 +549,17 @@ impl Streamer {
                     status.code,
                     status.description
                 );
-                self.give_up(sw, now, connection);
+                self.give_up(sw, now, "the server refused the new rendition", connection);
                 return;
             }
             SessionEvent::StreamEof | SessionEvent::ServerClosed => {
-                self.give_up(sw, now, connection);
+                self.give_up(sw, now, "the new rendition ended", connection);
                 return;
             }
             _ => {}
+        }
+        if !self.probe_keeps_pace(sw, &event, now, connection) {
+            return;
         }
         let Some(cut) = sw.splice.candidate(event) else {
             return;
@@ -578,6 +602,101 @@ impl Streamer {
         sw.timeline = Timeline::default();
         sw.last_arrival = None;
         self.switched(sw, &candidate, now, via);
+    }
+
+    /// Whether `event` of a probed rendition goes on to the splice: its keyframes wait until
+    /// it has kept pace for [`renditions::PROBE_MEASURE`]; when the link does not keep up,
+    /// the probe is dropped before the pads depend on it.
+    fn probe_keeps_pace(
+        &mut self,
+        sw: &mut Switcher,
+        event: &SessionEvent,
+        now: Duration,
+        connection: &Arc<Connection>,
+    ) -> bool {
+        let Some(Candidate {
+            watch: Some((watch, timeline)),
+            ..
+        }) = &mut sw.candidate
+        else {
+            return true;
+        };
+        let SessionEvent::Media {
+            kind: crate::protocol::session::MediaKind::Video,
+            timestamp,
+            payload,
+        } = event
+        else {
+            return true;
+        };
+        let part = renditions::video_part(payload);
+        if !matches!(
+            part,
+            renditions::VideoPart::Keyframe | renditions::VideoPart::Frame
+        ) {
+            return true;
+        }
+        let keyframe = part == renditions::VideoPart::Keyframe;
+        let verdict = watch.on_video(now, timeline.map(*timestamp).ms, keyframe);
+        if keyframe {
+            gst::debug!(
+                CAT,
+                obj = self.element,
+                "probe keyframe: {verdict:?} ({})",
+                watch.describe(now)
+            );
+        }
+        match verdict {
+            ProbeVerdict::CutOver => true,
+            // Frames before the cut go nowhere anyway; a keyframe waits for a later one.
+            ProbeVerdict::Wait => !keyframe,
+            ProbeVerdict::Failed => {
+                self.probe_failed(sw, now, connection);
+                false
+            }
+        }
+    }
+
+    /// A probe whose rendition the link did not carry: dropped at once (its backlog would
+    /// hold up the played stream), and the next probe waits longer.
+    fn probe_failed(&mut self, sw: &mut Switcher, now: Duration, connection: &Arc<Connection>) {
+        let Some(candidate) = sw.candidate.take() else {
+            return;
+        };
+        gst::info!(
+            CAT,
+            obj = self.element,
+            "probe of {} failed: the link did not keep up with it beside {}",
+            sw.list[candidate.decision.to].name,
+            sw.current_name()
+        );
+        sw.splice.abandon();
+        sw.policy.probe_failed(now);
+        match candidate.via {
+            Via::Stream(Some(id)) => {
+                let _ = connection.send_control(Outgoing::DeleteStream(id));
+            }
+            Via::Connection(next) => drop(next),
+            Via::Stream(None) | Via::Play2 => {}
+        }
+        self.post_switch_failed(
+            sw,
+            candidate.decision,
+            now,
+            "the link did not keep up with the new rendition",
+        );
+    }
+
+    fn post_switch_failed(&self, sw: &Switcher, decision: Decision, now: Duration, why: &str) {
+        self.post(
+            gst::Structure::builder("rtmp-rendition-switch-failed")
+                .field("from", sw.current_name())
+                .field("to", sw.list[decision.to].name.as_str())
+                .field("reason", decision.reason.as_str())
+                .field("estimate", sw.policy.estimate_kbps(now))
+                .field("why", why)
+                .build(),
+        );
     }
 
     fn switched(&mut self, sw: &mut Switcher, candidate: &Candidate, now: Duration, via: &str) {
@@ -649,15 +768,7 @@ impl Streamer {
         };
         match via {
             Some((request, via)) => match connection.send_control(request) {
-                Ok(()) => {
-                    sw.candidate = Some(Candidate {
-                        decision,
-                        started: now,
-                        via,
-                        first_media: None,
-                        before_key: 0,
-                    })
-                }
+                Ok(()) => sw.candidate = Some(Candidate::new(decision, now, via)),
                 Err(_) => sw.policy.switch_failed(now),
             },
             None => self.start_connection(sw, decision, now),
@@ -723,13 +834,7 @@ impl Streamer {
         if let Some(spare) = sw.spare.take() {
             let name = sw.stream_name(decision.to);
             if spare.send_control(Outgoing::StartPlay(name)).is_ok() {
-                sw.candidate = Some(Candidate {
-                    decision,
-                    started: now,
-                    via: Via::Connection(spare),
-                    first_media: None,
-                    before_key: 0,
-                });
+                sw.candidate = Some(Candidate::new(decision, now, Via::Connection(spare)));
                 return;
             }
         }
@@ -739,13 +844,11 @@ impl Streamer {
         }
         match Connection::start(options) {
             Ok(next) => {
-                sw.candidate = Some(Candidate {
+                sw.candidate = Some(Candidate::new(
                     decision,
-                    started: now,
-                    via: Via::Connection(Arc::new(next)),
-                    first_media: None,
-                    before_key: 0,
-                });
+                    now,
+                    Via::Connection(Arc::new(next)),
+                ));
             }
             Err(err) => {
                 gst::warning!(
@@ -770,7 +873,12 @@ impl Streamer {
                 "the new rendition did not start in time"
             );
             if let Some(connection) = self.control.connection() {
-                self.give_up(sw, now, &connection);
+                self.give_up(
+                    sw,
+                    now,
+                    "the new rendition did not start in time",
+                    &connection,
+                );
             }
             return;
         }
@@ -793,7 +901,12 @@ impl Streamer {
                 Err(err) => {
                     gst::warning!(CAT, obj = self.element, "rendition connection: {err}");
                     if let Some(connection) = self.control.connection() {
-                        self.give_up(sw, now, &connection);
+                        self.give_up(
+                            sw,
+                            now,
+                            "the connection for the new rendition failed",
+                            &connection,
+                        );
                     }
                     return;
                 }
@@ -801,7 +914,16 @@ impl Streamer {
         }
     }
 
-    fn give_up(&mut self, sw: &mut Switcher, now: Duration, connection: &Arc<Connection>) {
+    fn give_up(
+        &mut self,
+        sw: &mut Switcher,
+        now: Duration,
+        why: &str,
+        connection: &Arc<Connection>,
+    ) {
+        if let Some(candidate) = &sw.candidate {
+            self.post_switch_failed(sw, candidate.decision, now, why);
+        }
         sw.splice.abandon();
         if std::mem::take(&mut sw.paused_old) {
             let _ = connection.send_control(Outgoing::Pause {
