@@ -399,6 +399,9 @@ impl Policy {
 /// comes as fast as the link carries it, so whether the link carries the rendition shows
 /// before the pads depend on it, and the cut lands on live media, not on the cache's past.
 pub const PROBE_MEASURE: Duration = Duration::from_millis(800);
+/// A probe fails when late (see [`ProbeWatch::on_video`]) this long: short, as its bytes hold
+/// up the played rendition meanwhile.
+const PROBE_LATE_FOR: Duration = Duration::from_millis(150);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeVerdict {
@@ -417,6 +420,10 @@ pub struct ProbeWatch {
     first: Option<Duration>,
     best_delay: Option<i64>,
     lateness: i64,
+    /// Since when it has been late (more than settled).
+    late_since: Option<Duration>,
+    /// Its highest lateness since then.
+    late_peak: i64,
 }
 
 impl ProbeWatch {
@@ -428,7 +435,20 @@ impl ProbeWatch {
         self.best_delay = Some(best);
         let lateness = delay - best;
         self.lateness = lateness;
-        if lateness > LATE_MS {
+        if lateness < SETTLED_MS {
+            self.late_since = None;
+            self.late_peak = 0;
+        } else if self.late_since.is_none() {
+            self.late_since = Some(now);
+        }
+        self.late_peak = self.late_peak.max(lateness);
+        let late_for = self
+            .late_since
+            .map_or(Duration::ZERO, |since| now.saturating_sub(since));
+        // Late and not catching up: not one stall whose backlog then comes at once (a
+        // publisher's or server's hiccup), which would fail a probe the link carries.
+        let draining = self.late_peak - lateness > DRAINING_MS;
+        if lateness > LATE_MS && late_for >= PROBE_LATE_FOR && !draining {
             ProbeVerdict::Failed
         } else if keyframe && now.saturating_sub(first) >= PROBE_MEASURE && lateness < SETTLED_MS {
             ProbeVerdict::CutOver

@@ -535,3 +535,21 @@ fn lateness_that_drains_is_not_congestion_and_lateness_that_stays_is() {
         assert_eq!(d.reason, Reason::Congestion);
     }
 }
+
+#[test]
+fn a_hiccup_of_the_probed_rendition_is_not_a_failed_probe() {
+    // Live frames on a wide link, then nothing for 800 ms (a publisher's hiccup), then the
+    // frames held up in a burst and on as before.
+    let mut watch = ProbeWatch::default();
+    let mut verdicts = Vec::new();
+    for frame in 0..60i64 {
+        let media = frame * 1000 / 30;
+        let mut arrival = media as u64;
+        if frame >= 10 {
+            arrival = arrival.max(1133 + (frame as u64 - 10) * 5);
+        }
+        verdicts.push(watch.on_video(ms(arrival), media, frame % 30 == 0));
+    }
+    assert!(!verdicts.contains(&ProbeVerdict::Failed), "{verdicts:?}");
+    assert_eq!(verdicts[30], ProbeVerdict::CutOver);
+}

@@ -736,6 +736,9 @@ impl Streamer {
         connection: &Arc<Connection>,
         now: Duration,
     ) {
+        // A new decision ends the last switch down's catch-up: a probe's own disturbance, or a
+        // further step down's congestion, is not that switch's lateness to skip.
+        sw.catch_up_at = None;
         gst::info!(
             CAT,
             obj = self.element,
