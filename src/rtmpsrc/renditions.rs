@@ -171,13 +171,7 @@ impl Policy {
     /// Bytes received on any stream or connection (they share the link).
     pub fn on_bytes(&mut self, now: Duration, bytes: usize) {
         self.received.push_back((now, bytes));
-        while self
-            .received
-            .front()
-            .is_some_and(|&(t, _)| now.saturating_sub(t) > THROUGHPUT_WINDOW)
-        {
-            self.received.pop_front();
-        }
+        keep_within(&mut self.received, now, THROUGHPUT_WINDOW);
     }
 
     /// Media of the played rendition, with its stream time: how late it arrives.
@@ -194,13 +188,7 @@ impl Policy {
             self.late_since = Some(now);
         }
         self.recent_lateness.push_back((now, lateness));
-        while self
-            .recent_lateness
-            .front()
-            .is_some_and(|&(t, _)| now.saturating_sub(t) > DRAIN_WINDOW)
-        {
-            self.recent_lateness.pop_front();
-        }
+        keep_within(&mut self.recent_lateness, now, DRAIN_WINDOW);
     }
 
     /// Whether lateness is falling: well below its peak of the last second.
@@ -216,13 +204,7 @@ impl Policy {
         }
         let kbps = bytes as f64 * 8.0 / gap.as_secs_f64() / 1000.0;
         self.bursts.push_back((now, kbps));
-        while self
-            .bursts
-            .front()
-            .is_some_and(|&(t, _)| now.saturating_sub(t) > BURST_WINDOW)
-        {
-            self.bursts.pop_front();
-        }
+        keep_within(&mut self.bursts, now, BURST_WINDOW);
     }
 
     /// How much later than at its best media arrives now, ms.
@@ -391,6 +373,16 @@ impl Policy {
         self.switching = false;
         self.since = now;
         self.stable = (self.stable * 2).min(MAX_STABLE);
+    }
+}
+
+/// Drops the samples of `queue` (oldest first) older than `window` before `now`.
+fn keep_within<T>(queue: &mut VecDeque<(Duration, T)>, now: Duration, window: Duration) {
+    while queue
+        .front()
+        .is_some_and(|(t, _)| now.saturating_sub(*t) > window)
+    {
+        queue.pop_front();
     }
 }
 

@@ -3,9 +3,9 @@
 //!
 //! The new rendition plays beside the old one, which keeps feeding the pads, until the new
 //! one's first keyframe (stepping up, its first keyframe once it has kept pace: a probe the
-//! link cannot carry is dropped before the cut-over): there the [`Splice`] puts the new stream on the old timeline (its
-//! headers, then the keyframe, where the old stream's next frame would be) and the old stream
-//! goes. Three ways to play it beside:
+//! link cannot carry is dropped before the cut-over): there the [`Splice`] puts the new
+//! stream on the old timeline (its headers, then the keyframe, where the old stream's next
+//! frame would be) and the old stream goes. Three ways to play it beside:
 //! - `play2` with `transition=switch`, on servers that do transitions (FMS/AMS 3.5+ by their
 //!   `fmsVer`); the server switches on its side, media keeps coming on the same stream;
 //! - a second stream of the same connection (createStream + play, then the session promotes
@@ -73,6 +73,29 @@ pub fn check_renditions(settings: &SrcSettings) -> Result<(), String> {
 
 fn base_name(stream: &str) -> &str {
     stream.split_once('?').map_or(stream, |(name, _)| name)
+}
+
+/// Why a switch was given up (`why` of `rtmp-rendition-switch-failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GiveUp {
+    /// A probe whose rendition the link did not carry beside the played one.
+    LinkBehind,
+    Refused,
+    Ended,
+    NotInTime,
+    ConnectionFailed,
+}
+
+impl GiveUp {
+    fn as_str(self) -> &'static str {
+        match self {
+            GiveUp::LinkBehind => "the link did not keep up with the new rendition",
+            GiveUp::Refused => "the server refused the new rendition",
+            GiveUp::Ended => "the new rendition ended",
+            GiveUp::NotInTime => "the new rendition did not start in time",
+            GiveUp::ConnectionFailed => "the connection for the new rendition failed",
+        }
+    }
 }
 
 enum Via {
@@ -549,11 +572,11 @@ impl Streamer {
                     status.code,
                     status.description
                 );
-                self.give_up(sw, now, "the server refused the new rendition", connection);
+                self.give_up(sw, now, GiveUp::Refused, connection);
                 return;
             }
             SessionEvent::StreamEof | SessionEvent::ServerClosed => {
-                self.give_up(sw, now, "the new rendition ended", connection);
+                self.give_up(sw, now, GiveUp::Ended, connection);
                 return;
             }
             _ => {}
@@ -616,11 +639,13 @@ impl Streamer {
     ) -> bool {
         let Some(Candidate {
             watch: Some((watch, timeline)),
+            decision,
             ..
         }) = &mut sw.candidate
         else {
             return true;
         };
+        let decision_to = decision.to;
         let SessionEvent::Media {
             kind: crate::protocol::session::MediaKind::Video,
             timestamp,
@@ -651,50 +676,27 @@ impl Streamer {
             // Frames before the cut go nowhere anyway; a keyframe waits for a later one.
             ProbeVerdict::Wait => !keyframe,
             ProbeVerdict::Failed => {
-                self.probe_failed(sw, now, connection);
+                gst::info!(
+                    CAT,
+                    obj = self.element,
+                    "probe of {} failed: the link did not keep up with it beside {}",
+                    sw.list[decision_to].name,
+                    sw.current_name()
+                );
+                self.give_up(sw, now, GiveUp::LinkBehind, connection);
                 false
             }
         }
     }
 
-    /// A probe whose rendition the link did not carry: dropped at once (its backlog would
-    /// hold up the played stream), and the next probe waits longer.
-    fn probe_failed(&mut self, sw: &mut Switcher, now: Duration, connection: &Arc<Connection>) {
-        let Some(candidate) = sw.candidate.take() else {
-            return;
-        };
-        gst::info!(
-            CAT,
-            obj = self.element,
-            "probe of {} failed: the link did not keep up with it beside {}",
-            sw.list[candidate.decision.to].name,
-            sw.current_name()
-        );
-        sw.splice.abandon();
-        sw.policy.probe_failed(now);
-        match candidate.via {
-            Via::Stream(Some(id)) => {
-                let _ = connection.send_control(Outgoing::DeleteStream(id));
-            }
-            Via::Connection(next) => drop(next),
-            Via::Stream(None) | Via::Play2 => {}
-        }
-        self.post_switch_failed(
-            sw,
-            candidate.decision,
-            now,
-            "the link did not keep up with the new rendition",
-        );
-    }
-
-    fn post_switch_failed(&self, sw: &Switcher, decision: Decision, now: Duration, why: &str) {
+    fn post_switch_failed(&self, sw: &Switcher, decision: Decision, now: Duration, why: GiveUp) {
         self.post(
             gst::Structure::builder("rtmp-rendition-switch-failed")
                 .field("from", sw.current_name())
                 .field("to", sw.list[decision.to].name.as_str())
                 .field("reason", decision.reason.as_str())
                 .field("estimate", sw.policy.estimate_kbps(now))
-                .field("why", why)
+                .field("why", why.as_str())
                 .build(),
         );
     }
@@ -870,18 +872,9 @@ impl Streamer {
             return;
         };
         if now.saturating_sub(candidate.started) > SWITCH_TIMEOUT {
-            gst::warning!(
-                CAT,
-                obj = self.element,
-                "the new rendition did not start in time"
-            );
+            gst::warning!(CAT, obj = self.element, "{}", GiveUp::NotInTime.as_str());
             if let Some(connection) = self.control.connection() {
-                self.give_up(
-                    sw,
-                    now,
-                    "the new rendition did not start in time",
-                    &connection,
-                );
+                self.give_up(sw, now, GiveUp::NotInTime, &connection);
             }
             return;
         }
@@ -904,12 +897,7 @@ impl Streamer {
                 Err(err) => {
                     gst::warning!(CAT, obj = self.element, "rendition connection: {err}");
                     if let Some(connection) = self.control.connection() {
-                        self.give_up(
-                            sw,
-                            now,
-                            "the connection for the new rendition failed",
-                            &connection,
-                        );
+                        self.give_up(sw, now, GiveUp::ConnectionFailed, &connection);
                     }
                     return;
                 }
@@ -917,11 +905,12 @@ impl Streamer {
         }
     }
 
+    /// The switch did not happen: the new rendition goes, and the next switch waits longer.
     fn give_up(
         &mut self,
         sw: &mut Switcher,
         now: Duration,
-        why: &str,
+        why: GiveUp,
         connection: &Arc<Connection>,
     ) {
         if let Some(candidate) = &sw.candidate {
@@ -934,11 +923,16 @@ impl Streamer {
                 ms: 0,
             });
         }
-        sw.policy.switch_failed(now);
+        match why {
+            GiveUp::LinkBehind => sw.policy.probe_failed(now),
+            _ => sw.policy.switch_failed(now),
+        }
         match sw.candidate.take().map(|c| c.via) {
             Some(Via::Stream(Some(id))) => {
                 let _ = connection.send_control(Outgoing::DeleteStream(id));
             }
+            // Its backlog would hold up the played stream: dropped at once.
+            Some(Via::Connection(next)) if why == GiveUp::LinkBehind => drop(next),
             Some(Via::Connection(next)) => close_in_background(next),
             // A server that says it is FMS 3.5+ but does not do transitions: the next switch
             // goes the other ways.
