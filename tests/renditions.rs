@@ -451,17 +451,18 @@ fn scenario() {
         seen.decoded.len()
     );
     println!(
-        "switch        decided(s) cut-over(ms) gap(ms) pad gap(ms) PTS step(ms) lag before(ms) lag after(ms)"
+        "switch        decided(s) cut-over(ms) gap(ms) pad gap(ms) pause before(ms) PTS step(ms) lag before(ms) lag after(ms)"
     );
     for cut in &cuts {
         println!(
-            "{:>5} -> {:>4} {:10.2} {:12} {:7} {:11} {:12} {:14} {:13}",
+            "{:>5} -> {:>4} {:10.2} {:12} {:7} {:11} {:16} {:12} {:14} {:13}",
             cut.width_from,
             cut.width_to,
             cut.decided.as_secs_f64(),
             cut.cut_over.as_millis(),
             cut.gap.as_millis(),
             cut.pad_gap.as_millis(),
+            cut.pause_before.as_millis(),
             cut.pts_step_ms,
             cut.lag_before_ms,
             cut.lag_after_ms
@@ -611,6 +612,9 @@ struct Cut {
     /// The same on rtmpsrc's video pad (the decoder's own latency hides some of it).
     pad_gap: Duration,
     pts_step_ms: i64,
+    /// The longest pause between buffers on rtmpsrc's video pad in the 2 s before the
+    /// decision: how unevenly the old rendition came over the link that made rtmpsrc switch.
+    pause_before: Duration,
     /// The worst lateness of buffers leaving rtmpsrc in the second before the cut-over, and
     /// from 7 to 9 s after it (caught up: locally 2-4.5 s after the cut-over).
     lag_before_ms: i64,
@@ -644,8 +648,16 @@ fn cuts(seen: &Seen, decisions: &[(Duration, gst::Structure)]) -> Vec<Cut> {
                 .map_or(Duration::ZERO, |k| {
                     seen.pad_buffers[k].0 - seen.pad_buffers[k - 1].0
                 });
+            let pause_before = seen
+                .pad_buffers
+                .windows(2)
+                .filter(|w| w[0].0 + Duration::from_secs(2) >= decided && w[1].0 <= decided)
+                .map(|w| w[1].0 - w[0].0)
+                .max()
+                .unwrap_or_default();
             Some(Cut {
                 pad_gap,
+                pause_before,
                 width_from: w[0].1,
                 width_to,
                 decided,

@@ -13,6 +13,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::TunnelOptions;
 use super::pump::Pump;
+use super::receive_window;
 use super::send_cap::{self, SendCap};
 use super::transport::{Socket, TlsFailure, Transport};
 use super::tunnel::{self, TunnelHandle};
@@ -243,6 +244,7 @@ impl Io {
                 Some(timeout) => Some(timeout.min(TCP_INFO_EVERY)),
                 None => Some(TCP_INFO_EVERY),
             };
+            let window_cap = inner.window_cap.take();
             let full = inner.incoming_bytes >= self.options.max_incoming_bytes;
             let must_poll = !self.pump.readable || full;
             if must_poll && timeout != Some(Duration::ZERO) {
@@ -251,6 +253,9 @@ impl Io {
                 inner.io_wants_room = full && self.pump.readable;
             }
             drop(inner);
+            if let Some(cap) = window_cap {
+                self.cap_receive_window(&mut stream, cap);
+            }
             if must_poll {
                 self.poll
                     .poll(&mut events, timeout)
@@ -301,6 +306,31 @@ impl Io {
             self.send_cap = None;
         }
         Some(figures)
+    }
+
+    /// See [`Connection::cap_receive_window`](super::Connection::cap_receive_window). Not
+    /// for RTMPT: the HTTP connection is the tunnel thread's.
+    fn cap_receive_window(&self, stream: &mut Transport, bytes_per_sec: Option<u32>) {
+        let Socket::Tcp(tcp) = stream.tcp() else {
+            return;
+        };
+        let window = bytes_per_sec.map(|rate| {
+            let rtt = super::figures::read_tcp_info(tcp).map_or(Duration::ZERO, |f| f.min_rtt);
+            receive_window::window_for(rate, rtt)
+        });
+        match receive_window::cap_receive_window(tcp, window) {
+            Ok(()) => gst::debug!(
+                CAT,
+                id = &self.options.log_id,
+                "receive window {}",
+                window.map_or("uncapped".into(), |w| format!("capped at {w} bytes"))
+            ),
+            Err(err) => gst::warning!(
+                CAT,
+                id = &self.options.log_id,
+                "could not cap the receive window: {err}"
+            ),
+        }
     }
 
     /// RTMPT: the HTTP connection goes to the tunnel thread, the session runs on the local end

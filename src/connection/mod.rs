@@ -16,6 +16,7 @@ mod io;
 pub mod listener;
 mod pump;
 mod read_buffer;
+mod receive_window;
 mod send_cap;
 mod serve;
 mod transport;
@@ -253,6 +254,9 @@ struct Inner {
     last_taken_ts: Option<u32>,
     /// The kernel's figures, sampled by the I/O thread when `send_low_watermark` is set.
     tcp: Option<TcpFigures>,
+    /// A receive-window cap for the I/O thread to apply: for media of that many bytes per
+    /// second (`None` inside: lift it), see [`Connection::cap_receive_window`].
+    window_cap: Option<Option<u32>>,
     /// Wake-ups cost a syscall each (eventfd write, futex wake), so they are made only when
     /// somebody waits for them. Each flag below is set under the mutex in the same critical
     /// section in which its waiter found nothing to do, and read under the mutex by whoever
@@ -399,6 +403,7 @@ impl Connection {
                 newest_queued_ts: None,
                 last_taken_ts: None,
                 tcp: None,
+                window_cap: None,
                 io_wants_media: false,
                 io_wants_room: false,
                 waiters: 0,
@@ -518,6 +523,13 @@ impl Connection {
     pub fn queued_bytes(&self) -> usize {
         let inner = self.shared.lock();
         inner.outgoing_bytes + inner.unsent_bytes
+    }
+
+    /// Caps the TCP receive window to what media of `bytes_per_sec` needs (`None`: lifts the
+    /// cap): the server then has at most that window in flight to us, whatever it has queued.
+    pub fn cap_receive_window(&self, bytes_per_sec: Option<u32>) {
+        self.shared.lock().window_cap = Some(bytes_per_sec);
+        self.wake();
     }
 
     /// Sends a seek or pause of a played recording (never waits: they take no room).

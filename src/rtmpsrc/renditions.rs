@@ -394,6 +394,10 @@ pub const PROBE_MEASURE: Duration = Duration::from_millis(800);
 /// A probe fails when late (see [`ProbeWatch::on_video`]) this long: short, as its bytes hold
 /// up the played rendition meanwhile.
 const PROBE_LATE_FOR: Duration = Duration::from_millis(150);
+/// A probe still catching up (its media arriving earlier and earlier against its timestamps,
+/// by more than [`CATCHING_UP_MS`] within this long) is still in a server's cached GOP.
+const CAUGHT_UP_FOR: Duration = Duration::from_millis(400);
+const CATCHING_UP_MS: i64 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeVerdict {
@@ -416,6 +420,8 @@ pub struct ProbeWatch {
     late_since: Option<Duration>,
     /// Its highest lateness since then.
     late_peak: i64,
+    /// The best delay when it last improved by [`CATCHING_UP_MS`] or more, and when.
+    improved: Option<(i64, Duration)>,
 }
 
 impl ProbeWatch {
@@ -425,6 +431,15 @@ impl ProbeWatch {
         let first = *self.first.get_or_insert(now);
         let best = self.best_delay.map_or(delay, |best| best.min(delay));
         self.best_delay = Some(best);
+        if self
+            .improved
+            .is_none_or(|(mark, _)| best <= mark - CATCHING_UP_MS)
+        {
+            self.improved = Some((best, now));
+        }
+        let caught_up = self
+            .improved
+            .is_some_and(|(_, at)| now.saturating_sub(at) >= CAUGHT_UP_FOR);
         let lateness = delay - best;
         self.lateness = lateness;
         if lateness < SETTLED_MS {
@@ -442,7 +457,11 @@ impl ProbeWatch {
         let draining = self.late_peak - lateness > DRAINING_MS;
         if lateness > LATE_MS && late_for >= PROBE_LATE_FOR && !draining {
             ProbeVerdict::Failed
-        } else if keyframe && now.saturating_sub(first) >= PROBE_MEASURE && lateness < SETTLED_MS {
+        } else if keyframe
+            && now.saturating_sub(first) >= PROBE_MEASURE
+            && lateness < SETTLED_MS
+            && caught_up
+        {
             ProbeVerdict::CutOver
         } else {
             ProbeVerdict::Wait

@@ -482,6 +482,16 @@ fn a_probe_cuts_over_at_a_live_keyframe_after_the_cached_gop() {
 }
 
 #[test]
+fn a_probe_read_slowly_cuts_over_only_once_past_the_cached_gop() {
+    // rtmpsrc reads a probe at twice its bitrate: a cached GOP of 2.5 s comes at about 1.5
+    // times real time, so keyframes still in it arrive after the measuring time.
+    let (verdict, at, media) = probe(2500, 1.5, 1.0);
+    assert_eq!(verdict, ProbeVerdict::CutOver);
+    assert!(media >= 2500, "cut at a cached keyframe ({media} ms)");
+    assert!(at < ms(2800), "cut only after {at:?}");
+}
+
+#[test]
 fn a_probe_the_link_cannot_carry_fails_before_any_cut_over() {
     // The cached GOP crawls at 0.45 of real time (3.4 Mbit/s on a 1.5 Mbit/s link), and so
     // does live media.

@@ -616,6 +616,9 @@ impl Streamer {
                 "stream"
             }
             Via::Connection(next) => {
+                if candidate.decision.reason == Reason::Probe {
+                    next.cap_receive_window(None);
+                }
                 sw.swap = Some(next);
                 sw.paused_old = false;
                 "connection"
@@ -836,8 +839,19 @@ impl Streamer {
 
     /// Plays the new rendition on a connection of its own: the spare if there is one.
     fn start_connection(&mut self, sw: &mut Switcher, decision: Decision, now: Duration) {
+        // A probe's receive window is capped until the cut-over: a server's cached GOP then
+        // cannot overflow a narrow link's queue, where the played stream's lost packets
+        // stalled it for 1.4 s. A switch down takes what it gets (the link is full already).
+        let probe_bytes_per_sec = (decision.reason == Reason::Probe)
+            .then(|| sw.list[decision.to].kbps.saturating_mul(1000 / 8));
+        let cap = |connection: &Connection| {
+            if let Some(rate) = probe_bytes_per_sec {
+                connection.cap_receive_window(Some(rate));
+            }
+        };
         if let Some(spare) = sw.spare.take() {
             let name = sw.stream_name(decision.to);
+            cap(&spare);
             if spare.send_control(Outgoing::StartPlay(name)).is_ok() {
                 sw.candidate = Some(Candidate::new(decision, now, Via::Connection(spare)));
                 return;
@@ -849,6 +863,7 @@ impl Streamer {
         }
         match Connection::start(options) {
             Ok(next) => {
+                cap(&next);
                 sw.candidate = Some(Candidate::new(
                     decision,
                     now,
