@@ -3,7 +3,8 @@
 //! rendition it probes beside the played one, whose server may send a cached GOP at once (up
 //! to 900 KB from node-media-server), which overflowed the link's queue, and the played
 //! stream's lost packets then stalled it (TCP's retransmission timer backs off for a second
-//! or more). Reading slowly would not do: on a narrow link the socket never fills, so flow
+//! or more). Stepping down it caps both the old connection (what the server still has of it)
+//! and the new one. Reading slowly would not do: on a narrow link the socket never fills, so flow
 //! control never starts.
 
 use std::os::fd::AsRawFd;
@@ -18,9 +19,14 @@ const MIN_WINDOW: usize = 32 * 1024;
 /// Asked for when the cap is lifted; Linux holds it to `net.core.rmem_max`.
 const UNCAPPED: usize = 16 * 1024 * 1024;
 
+/// The round trip credited at most: on a connection that has sent little but requests,
+/// `tcpi_min_rtt` is how soon a server answered them (86 ms from a busy node-media-server on
+/// loopback), and a window that large overflowed a narrow link's 100-packet queue again.
+const RTT_AT_MOST: Duration = Duration::from_millis(50);
+
 /// The window for media at `bytes_per_sec` over a path with round trip `rtt`.
 pub(super) fn window_for(bytes_per_sec: u32, rtt: Duration) -> usize {
-    let time = SLACK + 2 * rtt;
+    let time = SLACK + 2 * rtt.min(RTT_AT_MOST);
     ((f64::from(bytes_per_sec) * time.as_secs_f64()) as usize).max(MIN_WINDOW)
 }
 
@@ -78,6 +84,8 @@ mod tests {
         assert_eq!(window_for(437_500, Duration::ZERO), 87_500);
         assert_eq!(window_for(437_500, Duration::from_millis(50)), 131_250);
         assert_eq!(window_for(10_000, Duration::ZERO), MIN_WINDOW);
+        // A server slow to answer is not a long path.
+        assert_eq!(window_for(437_500, Duration::from_millis(86)), 131_250);
     }
 
     #[test]

@@ -14,8 +14,10 @@
 //!   every createStream with stream id 1, which the session reports.
 //!
 //! Stepping down, the old stream is paused at the decision (its bytes would hold up the new
-//! one on the narrow link), and once the new one has drained what queued behind it, the
-//! lateness the congestion left is skipped in one step at a keyframe (see [`Splice::skip_ahead`]).
+//! one on the narrow link), both connections' receive windows are capped until the cut-over
+//! (neither fills the link's queue), and once the new one has drained what queued behind it,
+//! the lateness the congestion left is skipped in one step at a keyframe (see
+//! [`Splice::skip_ahead`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -162,6 +164,8 @@ pub struct Switcher {
     /// The played stream was paused for a switch down (its backlog drains, nothing new
     /// joins it): its pause notices and StreamEOF do not end the stream.
     paused_old: bool,
+    /// ... and its receive window capped (lifted if the switch is given up).
+    capped_old: bool,
     /// What leaves for the pads: its timeline, how late its video arrives at best, and
     /// recently (arrival, lateness ms).
     out_timeline: Timeline,
@@ -205,6 +209,7 @@ impl Switcher {
             spare_at: None,
             last_reason: None,
             paused_old: false,
+            capped_old: false,
             out_timeline: Timeline::default(),
             out_best: None,
             out_recent: VecDeque::new(),
@@ -616,11 +621,10 @@ impl Streamer {
                 "stream"
             }
             Via::Connection(next) => {
-                if candidate.decision.reason == Reason::Probe {
-                    next.cap_receive_window(None);
-                }
+                next.cap_receive_window(None);
                 sw.swap = Some(next);
                 sw.paused_old = false;
+                sw.capped_old = false;
                 "connection"
             }
             Via::Stream(None) | Via::Play2 => "stream",
@@ -799,6 +803,22 @@ impl Streamer {
         {
             sw.paused_old = true;
         }
+        // What the server still has to send of the old stream (node-media-server buffers
+        // seconds of it) would keep the link's queue full, and the new connection's first
+        // packets lost there wait out TCP's backed-off retransmission timer (a 1.5-1.8 s
+        // stall). With its window capped the old stream still drains, politely.
+        if sw.paused_old
+            && matches!(
+                sw.candidate,
+                Some(Candidate {
+                    via: Via::Connection(_),
+                    ..
+                })
+            )
+        {
+            connection.cap_receive_window(Some(bytes_per_sec(sw.list[sw.policy.current()].kbps)));
+            sw.capped_old = true;
+        }
     }
 
     /// Keeps a spare connection while switches may need one.
@@ -839,16 +859,12 @@ impl Streamer {
 
     /// Plays the new rendition on a connection of its own: the spare if there is one.
     fn start_connection(&mut self, sw: &mut Switcher, decision: Decision, now: Duration) {
-        // A probe's receive window is capped until the cut-over: a server's cached GOP then
-        // cannot overflow a narrow link's queue, where the played stream's lost packets
-        // stalled it for 1.4 s. A switch down takes what it gets (the link is full already).
-        let probe_bytes_per_sec = (decision.reason == Reason::Probe)
-            .then(|| sw.list[decision.to].kbps.saturating_mul(1000 / 8));
-        let cap = |connection: &Connection| {
-            if let Some(rate) = probe_bytes_per_sec {
-                connection.cap_receive_window(Some(rate));
-            }
-        };
+        // The new connection's receive window is capped until the cut-over: a server's cached
+        // GOP then cannot overflow a narrow link's queue, where the played stream's lost
+        // packets stalled it for 1.4 s (a probe), or its own wait out backed-off
+        // retransmissions (a switch down).
+        let rate = bytes_per_sec(sw.list[decision.to].kbps);
+        let cap = |connection: &Connection| connection.cap_receive_window(Some(rate));
         if let Some(spare) = sw.spare.take() {
             let name = sw.stream_name(decision.to);
             cap(&spare);
@@ -938,6 +954,9 @@ impl Streamer {
                 ms: 0,
             });
         }
+        if std::mem::take(&mut sw.capped_old) {
+            connection.cap_receive_window(None);
+        }
         match why {
             GiveUp::LinkBehind => sw.policy.probe_failed(now),
             _ => sw.policy.switch_failed(now),
@@ -975,6 +994,10 @@ impl Streamer {
     pub(super) fn take_swap(&mut self) -> Option<Arc<Connection>> {
         self.switcher.as_mut()?.swap.take()
     }
+}
+
+fn bytes_per_sec(kbps: u32) -> u32 {
+    kbps.saturating_mul(1000 / 8)
 }
 
 /// Closes a connection politely without holding up the stream.
