@@ -58,12 +58,15 @@ fn an_audio_only_stream_is_served_from_the_next_frame() {
 #[test]
 fn an_flv_stream_from_flvmux_is_served() {
     let port = free_port();
+    // flvmux waits up to 1 s for late input (`latency`): with none, a loaded machine's late
+    // video made the live aggregator mux audio ahead of it, and flvmux then stamped the late
+    // frames with that audio's time (an FLV's tags never go back: 3 frames at 500 ms in CI).
     let pipeline = format!(
         "videotestsrc is-live=true num-buffers={} ! video/x-raw,width=320,height=240,framerate={FPS}/1 \
          ! x264enc tune=zerolatency key-int-max={FPS} speed-preset=ultrafast ! h264parse ! queue ! m. \
          audiotestsrc is-live=true num-buffers={} samplesperbuffer=1470 ! audio/x-raw,rate=44100 \
          ! avenc_aac ! aacparse ! queue ! m. \
-         flvmux name=m streamable=true ! rtmpsink mode=listener location=rtmp://127.0.0.1:{port}/live/key",
+         flvmux name=m streamable=true latency=1000000000 ! rtmpsink mode=listener location=rtmp://127.0.0.1:{port}/live/key",
         5 * FPS,
         5 * FPS
     );
