@@ -20,9 +20,11 @@ const MIN_WINDOW: usize = 32 * 1024;
 const UNCAPPED: usize = 16 * 1024 * 1024;
 
 /// The round trip credited at most: on a connection that has sent little but requests,
-/// `tcpi_min_rtt` is how soon a server answered them (86 ms from a busy node-media-server on
-/// loopback), and a window that large overflowed a narrow link's 100-packet queue again.
-const RTT_AT_MOST: Duration = Duration::from_millis(50);
+/// `tcpi_min_rtt` is how soon a server acknowledged them, delayed ACKs (40 ms) or its answer
+/// included (35-86 ms from node-media-server on loopback), and windows of 131-162 KB that
+/// this made overflowed a narrow link's 100-packet queue again. 20 ms still carries 3.5
+/// Mbit/s over a 200 ms path.
+const RTT_AT_MOST: Duration = Duration::from_millis(20);
 
 /// The window for media at `bytes_per_sec` over a path with round trip `rtt`.
 pub(super) fn window_for(bytes_per_sec: u32, rtt: Duration) -> usize {
@@ -80,12 +82,12 @@ mod tests {
 
     #[test]
     fn the_window_covers_the_bitrate_for_the_slack_and_two_round_trips() {
-        // 3.5 Mbit/s: 437.5 kB/s for 0.2 s, plus 2 x 50 ms.
+        // 3.5 Mbit/s: 437.5 kB/s for 0.2 s, plus two round trips.
         assert_eq!(window_for(437_500, Duration::ZERO), 87_500);
-        assert_eq!(window_for(437_500, Duration::from_millis(50)), 131_250);
+        assert_eq!(window_for(437_500, Duration::from_millis(10)), 96_250);
         assert_eq!(window_for(10_000, Duration::ZERO), MIN_WINDOW);
-        // A server slow to answer is not a long path.
-        assert_eq!(window_for(437_500, Duration::from_millis(86)), 131_250);
+        // A server slow to acknowledge is not a long path.
+        assert_eq!(window_for(437_500, Duration::from_millis(86)), 105_000);
     }
 
     #[test]

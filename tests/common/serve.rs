@@ -284,6 +284,11 @@ fn gst_player(pipeline: &str, ours: bool) -> Proc {
     )
 }
 
+/// FLV timestamps are milliseconds, kept as they are: in the default 1/framerate time base a
+/// stream whose video starts off a frame boundary (16 ms after its audio, in CI) rounds into
+/// pairs of equal timestamps with a two-frame gap after each.
+const MS_TIME_BASE: &str = "1:1000";
+
 /// Every decoded frame with its own timestamp (`-fps_mode passthrough`: no frames dropped or
 /// repeated to make a constant rate).
 fn ffmpeg_player(program: &Path, url: &str, out: &Path) -> Proc {
@@ -299,6 +304,8 @@ fn ffmpeg_player(program: &Path, url: &str, out: &Path) -> Proc {
                 "0:a?",
                 "-fps_mode",
                 "passthrough",
+                "-enc_time_base:v",
+                MS_TIME_BASE,
                 "-f",
                 "framecrc",
             ])
@@ -392,7 +399,7 @@ impl Player {
                         .args(["-nostdin", "-v", "error", "-i"])
                         .arg(&self.out)
                         .args(["-map", "0:v?", "-map", "0:a?", "-fps_mode", "passthrough"])
-                        .args(["-f", "framecrc", "-"]),
+                        .args(["-enc_time_base:v", MS_TIME_BASE, "-f", "framecrc", "-"]),
                     Duration::from_secs(60),
                 );
                 let mut watched = parse_framecrc(&decoded.stdout);
